@@ -1,0 +1,379 @@
+"""THE table of data sources, and :func:`load_data`, the one way to load one.
+
+``DATA_SOURCES`` is read by the checker (argument names and kinds, no JAX, no
+scikit-learn), by the docs generator (``doc`` strings) and by the trainer
+(through :func:`load_data`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from nnlang.data import arrays, bundled, generated, tables, text
+from nnlang.data.dataset import DataError, Dataset, LoadOptions
+from nnlang.data.params import DataParam, DataSourceSpec, bind_args
+from nnlang.values import Word
+
+TABLE_NORMALIZE = "z-score each feature with training statistics"
+
+
+def common_params(
+    normalize: bool | None,
+    normalize_doc: str = TABLE_NORMALIZE,
+    scale_target: bool = False,
+    shuffle_doc: str = "shuffle (from the seed) before splitting",
+) -> tuple[DataParam, ...]:
+    """``split``, ``shuffle``, then ``normalize`` and ``scale_target`` where they apply."""
+    params = [
+        DataParam(
+            "split",
+            (0.8, 0.1, 0.1),
+            "fractions of the examples for train, val and test; val or test may be 0",
+            kind="fractions",
+        ),
+        DataParam("shuffle", True, shuffle_doc, kind="bool"),
+    ]
+    if normalize is not None:
+        params.append(DataParam("normalize", normalize, normalize_doc, kind="bool"))
+    if scale_target:
+        params.append(
+            DataParam(
+                "scale_target",
+                False,
+                "z-score regression targets with training statistics; the dataset "
+                "keeps target_mean and target_std to un-scale predictions",
+                kind="bool",
+            )
+        )
+    return tuple(params)
+
+
+def source(name: str, doc: str, load: Any, *params: DataParam) -> DataSourceSpec:
+    return DataSourceSpec(name=name, params=tuple(params), doc=doc, load=load)
+
+
+TASK = DataParam(
+    "task",
+    None,
+    "force the task instead of guessing it from the target",
+    kind="choice",
+    choices=("classification", "binary", "regression"),
+)
+
+DATA_SOURCES: dict[str, DataSourceSpec] = {
+    spec.name: spec
+    for spec in (
+        source(
+            "digits",
+            "8x8 handwritten digits from scikit-learn: 1797 images [8, 8, 1], 10 classes",
+            bundled.load_digits,
+            *common_params(True, "divide pixel values by 16, into [0, 1]"),
+        ),
+        source(
+            "iris",
+            "iris flowers from scikit-learn: 150 rows, 4 features, 3 classes",
+            bundled.load_iris,
+            *common_params(True),
+        ),
+        source(
+            "wine",
+            "wine cultivars from scikit-learn: 178 rows, 13 features, 3 classes",
+            bundled.load_wine,
+            *common_params(True),
+        ),
+        source(
+            "breast_cancer",
+            "breast cancer from scikit-learn: 569 rows, 30 features, binary 0/1",
+            bundled.load_breast_cancer,
+            *common_params(True),
+        ),
+        source(
+            "diabetes",
+            "diabetes progression from scikit-learn: 442 rows, 10 features, regression",
+            bundled.load_diabetes,
+            *common_params(True, scale_target=True),
+        ),
+        source(
+            "playground",
+            "the TensorFlow Playground sets: 2-D points in two classes (binary 0/1)",
+            generated.load_playground,
+            DataParam(
+                "kind",
+                Word("circle"),
+                "which set",
+                kind="choice",
+                choices=tuple(generated.PLAYGROUND_GENERATORS),
+            ),
+            DataParam("n", 500, "number of points", kind="int", minimum=2),
+            DataParam(
+                "noise",
+                0.1,
+                "noise as on the Playground's slider, 0 to 0.5",
+                kind="float",
+                minimum=0,
+            ),
+            DataParam(
+                "features",
+                (Word("x1"), Word("x2")),
+                "input features, as the Playground's checkboxes",
+                kind="choice_list",
+                choices=tuple(generated.PLAYGROUND_FEATURES),
+            ),
+            *common_params(
+                False, TABLE_NORMALIZE + " (off: the Playground feeds raw values)"
+            ),
+        ),
+        source(
+            "sine",
+            "sine waves: forecasting windows [length, 1] → [horizon], or the curve "
+            "y = sin(x) with an extrapolation set",
+            generated.load_sine,
+            DataParam("n", 1000, "number of examples", kind="int", minimum=1),
+            DataParam(
+                "length",
+                50,
+                "steps in each input window",
+                kind="int",
+                minimum=1,
+                only_for="kind=windows",
+            ),
+            DataParam(
+                "horizon",
+                1,
+                "steps to forecast after each window",
+                kind="int",
+                minimum=1,
+                only_for="kind=windows",
+            ),
+            DataParam(
+                "noise",
+                0.0,
+                "std of Gaussian noise on every value",
+                kind="float",
+                minimum=0,
+            ),
+            DataParam(
+                "period",
+                25.0,
+                "steps per cycle",
+                kind="float",
+                minimum=2,
+                only_for="kind=windows",
+            ),
+            DataParam(
+                "kind",
+                Word("windows"),
+                "windows (forecasting) or curve (fit y = sin(x))",
+                kind="choice",
+                choices=("windows", "curve"),
+            ),
+            DataParam(
+                "low",
+                -math.pi,
+                "curve: smallest x",
+                kind="float",
+                only_for="kind=curve",
+            ),
+            DataParam(
+                "high", math.pi, "curve: largest x", kind="float", only_for="kind=curve"
+            ),
+            *common_params(False, scale_target=True),
+        ),
+        source(
+            "csv",
+            "a CSV table with a target column, or forecasting windows over a time series",
+            tables.load_csv,
+            DataParam("path", None, "the CSV file", required=True, kind="path"),
+            DataParam(
+                "target",
+                None,
+                "target column (name or 0-based index), or a list for several outputs; "
+                "needed unless the file has one column",
+                kind="columns",
+            ),
+            DataParam(
+                "features",
+                None,
+                "input columns; default: every numeric column but the target "
+                "(with window: every numeric column)",
+                kind="columns",
+            ),
+            DataParam(
+                "window",
+                None,
+                "make forecasting windows of this many rows",
+                kind="int",
+                minimum=1,
+            ),
+            DataParam(
+                "horizon",
+                1,
+                "forecast this many rows after each window",
+                kind="int",
+                minimum=1,
+                only_for="window",
+            ),
+            DataParam("header", True, "the first row names the columns", kind="bool"),
+            DataParam("delimiter", ",", "the field separator", kind="string"),
+            TASK,
+            *common_params(
+                True,
+                scale_target=True,
+                shuffle_doc="shuffle (from the seed) before splitting; with window "
+                "the series is split in time order and only training windows are "
+                "shuffled",
+            ),
+        ),
+        source(
+            "npz",
+            "named arrays in a numpy .npz archive",
+            arrays.load_npz,
+            DataParam("path", None, "the .npz file", required=True, kind="path"),
+            DataParam(
+                "x", "x", "input array name, or a list for several inputs", kind="names"
+            ),
+            DataParam(
+                "y",
+                "y",
+                "target array name, or a list for several outputs",
+                kind="names",
+            ),
+            TASK,
+            *common_params(
+                True,
+                "scale byte (uint8) inputs to [0, 1], z-score float inputs",
+                scale_target=True,
+            ),
+        ),
+        source(
+            "idx",
+            "images and labels in MNIST's IDX format (.gz or raw)",
+            arrays.load_idx,
+            DataParam(
+                "images", None, "the IDX file of images", required=True, kind="path"
+            ),
+            DataParam(
+                "labels", None, "the IDX file of labels", required=True, kind="path"
+            ),
+            *common_params(True, "scale byte pixels to [0, 1]"),
+        ),
+        source(
+            "text",
+            "labelled lines of text (label<TAB>text) as padded token ids for embedding",
+            text.load_text,
+            DataParam("path", None, "the text file", required=True, kind="path"),
+            DataParam(
+                "tokens", Word("words"), "words, chars or ngrams(n)", kind="tokens"
+            ),
+            DataParam(
+                "maxlen",
+                None,
+                "tokens per example; default: the longest training example",
+                kind="int",
+                minimum=1,
+            ),
+            DataParam(
+                "vocab",
+                None,
+                "vocabulary size including padding (0) and unknown (1); default: all",
+                kind="int",
+                minimum=3,
+            ),
+            DataParam("lower", True, "lower-case the text first", kind="bool"),
+            DataParam(
+                "pad",
+                Word("post"),
+                "pad (and keep tokens) at the end, or pre: at the start",
+                kind="choice",
+                choices=("post", "pre"),
+            ),
+            *common_params(None),
+        ),
+    )
+}
+
+
+def find_source(name: str) -> DataSourceSpec:
+    """The spec named ``name``; raises with a did-you-mean hint otherwise."""
+    if name in DATA_SOURCES:
+        return DATA_SOURCES[name]
+    close = difflib.get_close_matches(name, DATA_SOURCES, n=1)
+    raise DataError(
+        f"unknown data source '{name}'",
+        hint=f"did you mean '{close[0]}'?"
+        if close
+        else f"sources: {', '.join(DATA_SOURCES)}",
+    )
+
+
+def bind_data_args(
+    name: str, args: Sequence[Any], kwargs: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Validate a ``data = name(...)`` call without loading anything (for ``check``).
+
+    Returns every parameter's value, defaults filled in and normalised
+    (fractions as a tuple, words as ``str``, ``ngrams(2)`` as ``("ngrams", 2)``).
+
+    Examples:
+        >>> bind_data_args("playground", (), {"kind": Word("spiral")})["n"]
+        500
+    """
+    return bind_args(find_source(name), args, kwargs)
+
+
+def load_data(
+    name: str,
+    args: Sequence[Any],
+    kwargs: Mapping[str, Any],
+    *,
+    base_dir: Path,
+    seed: int,
+) -> Dataset:
+    """Load the data source a ``train`` block names.
+
+    Args:
+        name: the source, e.g. ``"csv"``.
+        args: positional arguments as `.nn` values (bound in ``spec.params`` order).
+        kwargs: keyword arguments as `.nn` values (``Word``, ``CallValue``, ...).
+        base_dir: the `.nn` file's folder; relative paths are resolved from it.
+        seed: seeds generation and shuffling; the same seed gives the same data.
+
+    Raises:
+        DataError: for every user mistake, with ``arg`` naming the argument.
+    """
+    spec = find_source(name)
+    bound = bind_data_args(name, args, kwargs)
+    for param in spec.params:
+        if param.kind == "path" and bound[param.name] is not None:
+            bound[param.name] = resolve_path(
+                bound[param.name], Path(base_dir), param.name
+            )
+    opts = LoadOptions(
+        split=bound.pop("split"),
+        shuffle=bound.pop("shuffle"),
+        normalize=bound.pop("normalize", False),
+        scale_target=bound.pop("scale_target", False),
+        seed=seed,
+    )
+    return spec.load(opts, **bound)
+
+
+def resolve_path(written: str, base_dir: Path, arg: str) -> Path:
+    """The absolute path of an existing file named relative to ``base_dir``."""
+    path = Path(written)
+    path = (path if path.is_absolute() else base_dir / path).resolve()
+    if path.is_file():
+        return path
+    if path.is_dir():
+        raise DataError(f"'{written}' is a folder, not a file", arg=arg)
+    siblings = [p.name for p in path.parent.iterdir()] if path.parent.is_dir() else []
+    close = difflib.get_close_matches(path.name, siblings, n=1)
+    raise DataError(
+        f"no such file: '{written}' (looked in {path.parent})",
+        arg=arg,
+        hint=f"did you mean '{close[0]}'?" if close else None,
+    )
