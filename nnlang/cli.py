@@ -1,0 +1,220 @@
+"""``nnc``: the command line.
+
+Exit codes: 0 clean, 1 user errors (diagnostics printed), 2 usage errors.
+A user mistake never prints a traceback; anything else is an internal error,
+printed loudly (with the traceback under ``--debug``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+from nnlang.diagnostics import NnError, render_all, to_json
+
+EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse exits 2 on usage errors, as we want
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"nnc: error: {message}\n")
+
+
+def _expand(paths: Sequence[str]) -> list[Path]:
+    """Files as given; directories contribute their `.nn` files, recursively."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        out.extend(sorted(p.rglob("*.nn")) if p.is_dir() else [p])
+    return out
+
+
+def _usage_error(message: str) -> int:
+    print(f"nnc: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _overrides(pairs: Sequence[str] | None) -> dict[str, str]:
+    out = {}
+    for pair in pairs or ():
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise _Usage(f"--set takes NAME=VALUE; got '{pair}'")
+        out[name.strip()] = value.strip()
+    return out
+
+
+class _Usage(Exception):
+    pass
+
+
+def _report(result, fmt: str = "text") -> None:
+    diags = result.sorted_diagnostics()
+    if fmt == "json":
+        print(to_json(diags))
+    elif diags:
+        print(render_all(diags, result.sources), file=sys.stderr)
+
+
+def _check_one(path: Path, overrides, result=None):
+    from nnlang.check import check_file
+
+    return check_file(path, result, overrides=overrides)
+
+
+def _checked_program(args):
+    """Check FILE; on errors print them and return None."""
+    from nnlang.check import CheckResult
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise _Usage(f"no such file: '{path}'")
+    result = _check_one(path, _overrides(getattr(args, "set", None)), CheckResult())
+    if result.has_errors:
+        _report(result)
+        return None, result
+    _report(result)  # warnings
+    return result.programs[str(path)], result
+
+
+def _select_models(program, name: str | None):
+    if name is None:
+        return list(program.models.values())
+    if name not in program.models:
+        from nnlang.diagnostics import did_you_mean
+
+        hint = did_you_mean(name, program.models)
+        raise _Usage(f"no model named '{name}' in {program.path}" + (f"; {hint}" if hint else ""))
+    return [program.models[name]]
+
+
+def cmd_check(args) -> int:
+    from nnlang.check import CheckResult
+
+    files = _expand(args.files)
+    missing = [f for f in files if not f.exists()]
+    if missing:
+        return _usage_error(f"no such file: '{missing[0]}'")
+    result = CheckResult()
+    overrides = _overrides(args.set)
+    for f in files:
+        _check_one(f, overrides, result)
+    _report(result, args.format)
+    if result.has_errors:
+        n = sum(d.is_error for d in result.sorted_diagnostics())
+        if args.format != "json":
+            print(f"\nfound {n} error{'s' * (n != 1)} in {len(files)} "
+                  f"file{'s' * (len(files) != 1)}", file=sys.stderr)
+        return EXIT_ERRORS
+    if args.format != "json":
+        print(f"ok: {len(files)} file{'s' * (len(files) != 1)} checked")
+    return EXIT_OK
+
+
+def cmd_summary(args) -> int:
+    from nnlang.summary import format_summary, summaries_to_json, summarize
+
+    program, _ = _checked_program(args)
+    if program is None:
+        return EXIT_ERRORS
+    summaries = [summarize(g) for g in _select_models(program, args.model)]
+    if args.json:
+        print(summaries_to_json(summaries))
+    else:
+        print("\n\n".join(format_summary(s) for s in summaries))
+    return EXIT_OK
+
+
+def cmd_ir(args) -> int:
+    from nnlang.ir import format_graph, graph_to_json
+
+    program, _ = _checked_program(args)
+    if program is None:
+        return EXIT_ERRORS
+    graphs = _select_models(program, args.model)
+    if args.json:
+        import json
+
+        print(json.dumps([graph_to_json(g) for g in graphs], indent=2))
+    else:
+        print("\n\n".join(format_graph(g) for g in graphs))
+    return EXIT_OK
+
+
+def cmd_fmt(args) -> int:
+    from nnlang.fmt import run_fmt
+
+    files = _expand(args.files)
+    missing = [f for f in files if not f.exists()]
+    if missing:
+        return _usage_error(f"no such file: '{missing[0]}'")
+    return run_fmt(files, check=args.check, diff=args.diff, width=args.width)
+
+
+def _add_set(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--set", action="append", metavar="NAME=VALUE",
+                   help="override a const (or a train setting); repeatable")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="nnc", description="The .nn neural-network language compiler.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("check", help="report diagnostics (fast: no JAX)")
+    p.add_argument("files", nargs="+", help=".nn files or directories")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    _add_set(p)
+    p.set_defaults(run=cmd_check)
+
+    p = sub.add_parser("summary", help="layers, output shapes, parameters and FLOPs")
+    p.add_argument("file")
+    p.add_argument("--model", help="only this model")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    _add_set(p)
+    p.set_defaults(run=cmd_summary)
+
+    p = sub.add_parser("ir", help="print the elaborated graph")
+    p.add_argument("file")
+    p.add_argument("--model", help="only this model")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    _add_set(p)
+    p.set_defaults(run=cmd_ir)
+
+    p = sub.add_parser("fmt", help="rewrite files in the canonical layout")
+    p.add_argument("files", nargs="+", help=".nn files or directories")
+    p.add_argument("--check", action="store_true", help="list files that would change; exit 1")
+    p.add_argument("--diff", action="store_true", help="print a unified diff instead of writing")
+    p.add_argument("--width", type=int, default=88, help="line width (default 88)")
+    p.set_defaults(run=cmd_fmt)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except _Usage as exc:
+        return _usage_error(str(exc))
+    except NnError as exc:  # a user mistake that escaped a command's own reporting
+        print(render_all(exc.diagnostics), file=sys.stderr)
+        return EXIT_ERRORS
+    except KeyboardInterrupt:
+        print("nnc: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - an internal bug: say so loudly
+        print(f"nnc: internal error: {type(exc).__name__}: {exc}\n"
+              "This is a bug in nnc, not in your file; please report it"
+              + ("" if args.debug else " (run with --debug for the traceback)."),
+              file=sys.stderr)
+        if args.debug:
+            traceback.print_exc()
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,117 @@
+"""Shape inference and checking over an elaborated graph.
+
+Each node's output type comes from its registry entry's ``infer`` rule. A rule
+says what it needs ("conv2d needs an input of shape [H, W, C]"); this pass adds
+what it got and where that came from ("; got [784] from dense_1 (line 3)"),
+puts the caret on the layer, and keeps going: a node whose input failed stays
+untyped and quiet, so each independent mistake is reported once.
+
+Assertions (``: [4, 4, 64]``) compare the asserted dims with the inferred ones.
+A name in an assertion that is not yet bound in the model (``: [N, 16]``)
+binds to what it meets first; names from the model's inputs are fixed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nnlang.diagnostics import Diagnostic, error
+from nnlang.dims import SymDim, dim_str, substitute
+from nnlang.ir import INPUT_OP, Graph, Node
+from nnlang.layers import LAYERS
+from nnlang.layers.base import ShapeError
+from nnlang.types import TensorType
+
+
+def describe_source(node: Node) -> str:
+    """How a message names the node a tensor came from: ``dense_1 (line 3)``."""
+    if node.op == INPUT_OP:
+        return f"input '{node.name}'"
+    who = node.label or node.name
+    return f"{who} (line {node.span.line})" if node.span else who
+
+
+def infer_shapes(graph: Graph) -> list[Diagnostic]:
+    """Fill in ``node.type`` for every node; return the shape diagnostics."""
+    diags: list[Diagnostic] = []
+    for node in graph.nodes:
+        if node.op == INPUT_OP:
+            node.type = TensorType(tuple(node.attrs["shape"]), node.attrs["dtype"])
+            continue
+        inputs = [graph.node(i) for i in node.inputs]
+        types = [n.type for n in inputs]
+        if any(t is None for t in types):
+            continue
+        try:
+            node.type = LAYERS[node.op].infer(node.attrs, types)
+        except ShapeError as exc:
+            diags.append(_shape_error(node, inputs, exc))
+    diags.extend(check_assertions(graph))
+    return diags
+
+
+def _shape_error(node: Node, inputs: list[Node], exc: ShapeError) -> Diagnostic:
+    notes = list(exc.notes)
+    if len(inputs) == 1:
+        message = f"{exc.message}; got {inputs[0].type} from {describe_source(inputs[0])}"
+    else:
+        message = exc.message
+        width = len(str(len(inputs)))
+        notes += [f"operand {i + 1:>{width}}: {n.type}  from {describe_source(n)}"
+                  for i, n in enumerate(inputs)]
+    if node.origin:
+        outer = node.origin[0]
+        notes.append(f"in {node.name.split('/')[0]}, called at line {outer.line}")
+    return error("shape-mismatch", message, node.span, notes=notes, hint=exc.hint)
+
+
+def check_assertions(graph: Graph) -> list[Diagnostic]:
+    diags = []
+    fixed = _input_symbols(graph)
+    env: dict[str, Any] = {}
+    for node_id, dims, dtype, span in graph.assertions:
+        node = graph.node(node_id)
+        if node.type is None:
+            continue
+        found = node.type
+        expected = TensorType(tuple(dims), dtype or found.dtype)
+        if not _matches(expected, found, env, fixed):
+            shown = TensorType(tuple(_resolve(d, env) for d in dims), dtype or found.dtype)
+            diags.append(error(
+                "shape-mismatch", "output shape does not match the assertion", span,
+                notes=[f"expected: {shown}   (asserted here)",
+                       f"   found: {found}   (from {describe_source(node)})"],
+            ))
+    return diags
+
+
+def _input_symbols(graph: Graph) -> set[str]:
+    names: set[str] = set()
+    for i in graph.inputs.values():
+        for d in graph.node(i).attrs["shape"]:
+            if isinstance(d, SymDim):
+                names.update(d.symbols())
+    return names
+
+
+def _resolve(d: Any, env: dict[str, Any]) -> Any:
+    return substitute(d, env) if isinstance(d, SymDim) and env else d
+
+
+def _matches(expected: TensorType, found: TensorType, env: dict, fixed: set[str]) -> bool:
+    if expected.dtype != found.dtype or len(expected.shape) != len(found.shape):
+        return False
+    trial = dict(env)
+    for want, got in zip(expected.shape, found.shape, strict=True):
+        if isinstance(want, SymDim) and want.is_symbol() and want.name not in fixed \
+                and want.name not in trial:
+            trial[want.name] = got  # a fresh name binds to what it meets first
+            continue
+        if _resolve(want, trial) != got:
+            return False
+    env.update(trial)
+    return True
+
+
+def format_dims(dims) -> str:
+    return "[" + ", ".join(dim_str(d) for d in dims) + "]"
