@@ -144,6 +144,46 @@ def cmd_ir(args) -> int:
     return EXIT_OK
 
 
+def cmd_run(args) -> int:
+    from nnlang.run import run_file
+    from nnlang.train.history import TrainingDiverged, TrainingInterrupted
+
+    if not Path(args.file).is_file():
+        raise _Usage(f"no such file: '{args.file}'")
+    try:
+        history, run_dir = run_file(
+            args.file, train=args.train, overrides=_overrides(args.set), epochs=args.epochs,
+            seed=args.seed, out=args.out, resume=args.resume, verbose=0 if args.quiet else 1)
+    except TrainingInterrupted as exc:
+        where = getattr(exc, "run_dir", None) or args.out or args.resume
+        print(f"\ninterrupted: checkpoint saved in {where}\n"
+              f"resume with: nnc run {args.file} --resume {where}", file=sys.stderr)
+        return 130
+    except TrainingDiverged as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERRORS
+    print(f"run directory: {run_dir}")
+    return EXIT_OK
+
+
+def cmd_eval(args) -> int:
+    from nnlang.run import eval_file
+
+    metrics = eval_file(args.file, args.run, split=args.split)
+    width = max(map(len, metrics), default=0)
+    for k, v in metrics.items():
+        print(f"{args.split} {k:<{width}}  {v:.4f}")
+    return EXIT_OK
+
+
+def cmd_predict(args) -> int:
+    from nnlang.run import predict_file
+
+    target = predict_file(args.file, args.run, args.input, out=args.out)
+    print(f"predictions written to {target}")
+    return EXIT_OK
+
+
 def cmd_fmt(args) -> int:
     from nnlang.fmt import run_fmt
 
@@ -183,6 +223,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     _add_set(p)
     p.set_defaults(run=cmd_ir)
+
+    p = sub.add_parser("run", help="train and evaluate a model from its train block")
+    p.add_argument("file")
+    p.add_argument("--train", help="which train block (by its name); default the first")
+    p.add_argument("--epochs", type=int, help="override the number of epochs")
+    p.add_argument("--seed", type=int, help="override the seed")
+    p.add_argument("--out", help="run directory (default runs/FILE-TRAIN-TIME)")
+    p.add_argument("--resume", metavar="DIR", help="continue an interrupted run")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    _add_set(p)
+    p.set_defaults(run=cmd_run)
+
+    p = sub.add_parser("eval", help="score a trained run on its test split")
+    p.add_argument("file")
+    p.add_argument("--run", required=True, metavar="DIR", help="the run directory")
+    p.add_argument("--split", choices=["train", "val", "test"], default="test")
+    p.set_defaults(run=cmd_eval)
+
+    p = sub.add_parser("predict", help="predictions of a trained run for new inputs")
+    p.add_argument("file")
+    p.add_argument("--run", required=True, metavar="DIR", help="the run directory")
+    p.add_argument("input", help="a .npy, .npz or .csv file of examples")
+    p.add_argument("--out", help="where to write the predictions (CSV)")
+    p.set_defaults(run=cmd_predict)
 
     p = sub.add_parser("fmt", help="rewrite files in the canonical layout")
     p.add_argument("files", nargs="+", help=".nn files or directories")

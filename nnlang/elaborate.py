@@ -155,7 +155,8 @@ class _Builder:
         settings, spans = {}, {}
         ctx = Context(env)
         for s in item.body.settings:
-            key = s.key if isinstance(s, S.Setting) else callee_name(s.call.func)
+            call = None if isinstance(s, S.Setting) else s.call
+            key = s.key if call is None else callee_name(getattr(call, "func", call))
             if key in settings:
                 self.error("duplicate-name", f"setting '{key}' is given twice", s.span)
                 continue
@@ -324,8 +325,6 @@ class _Builder:
                 raise fail("not-a-layer", "a tensor can only start a chain, not follow '->'",
                            expr.span, hint="apply layers after '->': x -> dense(10)")
             return self.tensor_expr(expr, scope, as_name)
-        if flow is POISON:
-            return POISON
         return self.apply(expr, flow, scope, as_name)
 
     def is_tensor_expr(self, expr: S.Expr, scope: Scope) -> bool:
@@ -394,7 +393,7 @@ class _Builder:
             if args:
                 raise fail("type-error", f"'{name}' re-applies a named layer and takes no "
                            "arguments", span)
-            return self.share(name, flow, scope, span)
+            return POISON if flow is POISON else self.share(name, flow, scope, span)
         block = self.find_block(callee, scope)
         if block is not None:
             return self.apply_block(block, args, flow, scope, as_name, span)
@@ -460,8 +459,14 @@ class _Builder:
         try:
             attrs = bind_args(spec, tuple(positional), keywords)
         except ArgError as exc:
-            raise fail("bad-argument", exc.message, _arg_span(exc.arg, args, span),
-                       hint=exc.hint or _value_hint(exc, positional, keywords, scope)) from None
+            diag = fail("bad-argument", exc.message, _arg_span(exc.arg, args, span),
+                        hint=exc.hint or _value_hint(exc, positional, keywords, scope)).diag
+            attrs = _without_unknown(spec, positional, keywords, exc)
+            if attrs is None:
+                raise ElabError(diag) from None
+            self.diags.append(diag)  # reported; the layer still flows on for later checks
+        if flow is POISON:  # name and arguments checked; nothing to apply them to
+            return POISON
         inputs = self.flow_inputs(flow, spec.name, spec.min_inputs, spec.max_inputs, span)
         name = self.layer_name(as_name, spec.name, scope, span)
         node = self.graph.add(spec.name, attrs, inputs, name, span=span, origin=scope.origin)
@@ -491,6 +496,8 @@ class _Builder:
             raise fail("recursion", f"block '{block.name}' calls itself ({cycle})", span,
                        hint="blocks are expanded at compile time; use repeat for depth")
         params = self.bind_block_args(block, benv, args, scope, span)
+        if flow is POISON:  # arguments checked; the body would only repeat the error
+            return POISON
         instance = self.layer_name(as_name, block.name, scope, span)
         inner = Scope(benv, prefix=instance + "/", values=params,
                       blocks=scope.blocks + (block.name,), origin=scope.origin + (span,))
@@ -576,6 +583,18 @@ _MISSING = object()
 def _is_dim(value: Any) -> bool:
     from nnlang.dims import SymDim
     return isinstance(value, SymDim)
+
+
+def _without_unknown(spec, positional, keywords, exc: ArgError):
+    """Bind again without an unknown keyword, so checking can go on past it."""
+    known = {a.name for a in spec.args}
+    if not isinstance(exc.arg, str) or exc.arg in known:
+        return None
+    rest = {k: v for k, v in keywords.items() if k in known}
+    try:
+        return bind_args(spec, tuple(positional), rest)
+    except ArgError:
+        return None
 
 
 def _arg_span(arg, args, default: Span | None) -> Span | None:

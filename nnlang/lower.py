@@ -126,3 +126,73 @@ def flatten(tree: Mapping[str, Any], prefix: str = "", names: frozenset[str] | N
 
 def collection_names(variables: Mapping[str, Any]) -> frozenset[str]:
     return frozenset(k for coll in variables.values() for k in coll)
+
+
+class CompiledModel:
+    """A `.nn` model, ready to train: the trainer's ``TrainableModel``.
+
+    Variables are nested by `.nn` layer path (``{'conv_bn_1': {'conv_0':
+    {...}}}``); outputs are keyed by output name. Outputs that end in softmax
+    or sigmoid return logits (``logits_outputs`` says which activation was left
+    out) so the loss can fuse it; :meth:`predict` applies it.
+    """
+
+    rng_names = ("dropout",)  # dropout, noise and augmentation all draw from it
+
+    def __init__(self, graph: Graph, *, dtype: Any = jnp.float32):
+        self.graph = graph
+        self.name = graph.name
+        self.input_names = list(graph.inputs)
+        self.output_names = list(graph.outputs)
+        self.logits_outputs = {
+            out: act for out in graph.outputs
+            if (act := final_activation(graph, out)[0]) is not None
+        }
+        self.module = GraphModule(graph, frozenset(self.logits_outputs), dtype)
+        owners = [n for n in graph.nodes if n.op != INPUT_OP and not n.shares]
+        self._names = frozenset(n.name for n in owners)
+        self.penalties = {
+            n.name: (float(n.attrs.get("l1") or 0), float(n.attrs.get("l2") or 0))
+            for n in owners if n.attrs.get("l1") or n.attrs.get("l2")
+        }
+        self.frozen = tuple(n.name for n in owners if n.attrs.get("trainable") is False)
+        self.input_shapes = {
+            name: tuple(d if isinstance(d, int) else None
+                        for d in graph.node(i).attrs["shape"])
+            for name, i in graph.inputs.items()
+        }
+        self.input_dtypes = {name: DTYPES[graph.node(i).attrs["dtype"]]
+                             for name, i in graph.inputs.items()}
+
+    def _flat(self, variables: Mapping[str, Any]) -> dict[str, Any]:
+        return {c: flatten(tree, names=self._names) for c, tree in variables.items()}
+
+    def init(self, rng: jax.Array, sample_inputs: Mapping[str, jax.Array]) -> dict[str, Any]:
+        params_key, dropout_key = jax.random.split(rng)
+        variables = self.module.init({"params": params_key, "dropout": dropout_key},
+                                     dict(sample_inputs), train=False)
+        return {c: nest(tree) for c, tree in variables.items()}
+
+    def apply(self, variables: Mapping[str, Any], inputs: Mapping[str, jax.Array], *,
+              train: bool, rngs: Mapping[str, jax.Array] | None = None):
+        flat = self._flat(variables)
+        mutable = [c for c in flat if c != "params"] if train else []
+        if mutable:
+            outputs, state = self.module.apply(flat, dict(inputs), train=True,
+                                               rngs=dict(rngs or {}), mutable=mutable)
+            return outputs, {c: nest(tree) for c, tree in state.items()}
+        return self.module.apply(flat, dict(inputs), train=train, rngs=dict(rngs or {})), {}
+
+    def predict(self, variables: Mapping[str, Any], inputs: Mapping[str, jax.Array]
+                ) -> dict[str, jax.Array]:
+        """Outputs with every final activation applied (probabilities, not logits)."""
+        outputs, _ = self.apply(variables, inputs, train=False)
+        for out, act in self.logits_outputs.items():
+            fn = jax.nn.softmax if act == "softmax" else jax.nn.sigmoid
+            outputs[out] = fn(outputs[out])
+        return outputs
+
+    def sample_inputs(self, batch: int = 1) -> dict[str, jax.Array]:
+        """Zeros shaped like the inputs (symbolic dims as 1), for ``init``."""
+        return {name: jnp.zeros((batch, *(d or 1 for d in shape)), self.input_dtypes[name])
+                for name, shape in self.input_shapes.items()}

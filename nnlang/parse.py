@@ -63,6 +63,7 @@ class _Layout:
         self.stmt_line = 1            # first line of the statement being parsed
         self.last: Token | None = None
         self.last_significant: Token | None = None  # the last token that is not a newline
+        self.before_last: Token | None = None  # the significant token before that one
 
     def process(self, stream: Iterator[Token]) -> Iterator[Token]:
         self.reset()
@@ -88,7 +89,7 @@ class _Layout:
                 self.stack.pop()
             self.last = tok
             if kind != "_NL":
-                self.last_significant = tok
+                self.before_last, self.last_significant = self.last_significant, tok
             yield tok
 
 
@@ -248,7 +249,8 @@ class _ToSyntax(Transformer):
         return S.ForStmt(str(var), iterable, body, self._span(meta))
 
     def if_stmt(self, meta, children):
-        cond, then, orelse = children
+        # lark gives no placeholder for an absent inlined [_else_clause]
+        cond, then, orelse = (*children, None)[:3]
         return S.IfStmt(cond, then, orelse, self._span(meta))
 
     def assertion(self, meta, children):
@@ -423,6 +425,8 @@ def _unexpected_token(exc: UnexpectedInput, source: Source, layout: _Layout) -> 
     path = source.path
     span = _token_span(path, tok, source)
     last = layout.last_significant
+    if last is not None and tok.type != "$END" and last.start_pos == tok.start_pos:
+        last = layout.before_last  # the parser had already been handed the bad token
     if tok.type in CLOSERS and not any(o.type == CLOSERS[tok.type] for o in layout.stack):
         return error("syntax", f"unmatched '{tok}'", span,
                      hint=f"there is no '{PUNCT[CLOSERS[tok.type]]}' open here to close")

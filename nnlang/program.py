@@ -257,7 +257,11 @@ def _arith(expr: S.Expr, op: str, a: Any, b: Any) -> Any:
         raise fail("type-error", f"'{op}' needs numbers; got {a!r} and {b!r}", expr.span)
     if op in ("/", "//", "%") and b == 0:
         raise fail("type-error", "division by zero", expr.span)
-    return _ARITH[op](a, b)
+    try:
+        return _ARITH[op](a, b)
+    except TypeError as exc:  # e.g. T / 2 or T < 5 on a symbolic dim
+        raise fail("type-error", f"'{op}' cannot be applied to {a} and {b}: {exc}",
+                   expr.span, hint="symbolic dims support + - * // and %") from None
 
 
 def callee_name(func: S.Expr) -> str:

@@ -80,9 +80,20 @@ def check_assertions(graph: Graph) -> list[Diagnostic]:
             diags.append(error(
                 "shape-mismatch", "output shape does not match the assertion", span,
                 notes=[f"expected: {shown}   (asserted here)",
-                       f"   found: {found}   (from {describe_source(node)})"],
+                       f"   found: {found}   ({_explain(graph, node)})"],
             ))
     return diags
+
+
+def _explain(graph: Graph, node: Node) -> str:
+    """``maxpool_0 on [8, 8, 32] from conv_bn_1/relu_0 (line 10)``."""
+    if node.op == INPUT_OP:
+        return f"input '{node.name}'"
+    sources = [graph.node(i) for i in node.inputs]
+    ins = ", ".join(str(n.type) for n in sources)
+    line = f", line {node.span.line}" if node.span else ""
+    return f"{node.label or node.name}{line}: {node.op} on {ins} from " + ", ".join(
+        describe_source(n) for n in sources)
 
 
 def _input_symbols(graph: Graph) -> set[str]:

@@ -1,0 +1,316 @@
+"""``nnc run``: check, load data, compile, train, evaluate, write the run directory.
+
+Every user mistake on the way (a bad setting, a missing data file, data that
+does not fit the model's inputs) becomes a located diagnostic before anything
+is compiled.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nnlang.check import load_checked
+from nnlang.diagnostics import NnError, did_you_mean, error
+from nnlang.ir import Graph, Program, TrainSpec
+from nnlang.values import CallValue, Word
+
+
+@dataclass
+class Prepared:
+    """A train block resolved to its model graph, config and data."""
+
+    program: Program
+    spec: TrainSpec
+    graph: Graph
+    config: Any  # nnlang.train.config.TrainConfig
+    data: Any    # nnlang.data.Dataset
+
+
+def select_train(program: Program, name: str | None) -> TrainSpec:
+    if not program.trains:
+        raise NnError(error("no-train", f"{program.path} has no train block",
+                            hint="add one: train MODEL { data = digits ... }"))
+    if name is None:
+        return next(iter(program.trains.values()))
+    if name not in program.trains:
+        raise NnError(error("no-train", f"no train block named '{name}'",
+                            hint=did_you_mean(name, program.trains)
+                            or f"train blocks: {', '.join(program.trains)}"))
+    return program.trains[name]
+
+
+def _data_error(spec: TrainSpec, exc) -> NnError:
+    span = spec.spans.get("data", spec.span)
+    return NnError(error("data", exc.message, span, hint=exc.hint))
+
+
+def load_dataset(spec: TrainSpec, base_dir: Path, seed: int):
+    from nnlang.data import DataError, load_data
+
+    source = spec.settings.get("data")
+    if source is None:
+        raise NnError(error("train-config", f"train block '{spec.name}' names no data",
+                            spec.span, hint="data = digits(split=[0.8, 0.1, 0.1])"))
+    if isinstance(source, Word):
+        source = CallValue(str(source))
+    if not isinstance(source, CallValue):
+        raise NnError(error("train-config", "data must name a data source, such as "
+                            "digits or csv(\"file.csv\", target=y)", spec.spans.get("data")))
+    try:
+        return load_data(source.name, source.args, source.kwargs, base_dir=base_dir, seed=seed)
+    except DataError as exc:
+        raise _data_error(spec, exc) from None
+
+
+def check_data_fits(graph: Graph, data, spec: TrainSpec) -> None:
+    """The data's per-example shapes must fit the model's inputs (element counts)."""
+    x_shape = data.x_shape if isinstance(data.x_shape, Mapping) else {
+        next(iter(graph.inputs)): data.x_shape}
+    if len(graph.inputs) != len(x_shape):
+        raise NnError(error(
+            "data-mismatch", f"the data has {len(x_shape)} input(s) but model "
+            f"'{graph.name}' has {len(graph.inputs)}", spec.spans.get("data", spec.span)))
+    for name, node_id in graph.inputs.items():
+        node = graph.node(node_id)
+        given = x_shape.get(name) if name in x_shape else list(x_shape.values())[
+            list(graph.inputs).index(name)]
+        want = node.attrs["shape"]
+        if any(not isinstance(d, int) for d in want):
+            if len(want) != len(given):
+                raise _mismatch(node, given, spec)
+            continue
+        if _size(want) != _size(given):
+            raise _mismatch(node, given, spec)
+
+
+def _size(shape) -> int:
+    n = 1
+    for d in shape:
+        n *= int(d)
+    return n
+
+
+def _mismatch(node, given, spec: TrainSpec) -> NnError:
+    shown = "[" + ", ".join(str(d) for d in given) + "]"
+    return NnError(error(
+        "data-mismatch", f"input '{node.name}' is declared {node.type}, but the data gives "
+        f"examples of shape {shown}", node.span,
+        notes=[f"data: {spec.settings.get('data')!r} (line {spec.spans['data'].line})"
+               if "data" in spec.spans else "data"],
+        hint=f"declare it as input {node.name}: {shown} (or any shape with "
+             f"{_size(given)} elements)"))
+
+
+def prepare(path: str | Path, *, train: str | None = None,
+            overrides: Mapping[str, str] | None = None, epochs: int | None = None,
+            seed: int | None = None) -> Prepared:
+    """Everything ``nnc run`` needs before compiling, or NnError."""
+    from nnlang.train.config import TrainConfigError, parse_train_settings
+
+    path = Path(path)
+    program, _ = load_checked(path, overrides)
+    spec = select_train(program, train)
+    if len(spec.models) != 1:
+        raise NnError(error("train-config", "training several models together is not "
+                            "supported yet", spec.span))
+    graph = program.models[spec.models[0]]
+    try:
+        config = parse_train_settings(spec.settings, outputs=list(graph.outputs))
+    except TrainConfigError as exc:
+        raise NnError(error("train-config", exc.message, spec.spans.get(exc.key, spec.span),
+                            hint=exc.hint)) from None
+    changes = {k: v for k, v in (("epochs", epochs), ("seed", seed)) if v is not None}
+    config = dataclasses.replace(config, **changes)
+    data = load_dataset(spec, path.parent, config.seed)
+    check_data_fits(graph, data, spec)
+    return Prepared(program, spec, graph, config, data)
+
+
+def default_run_dir(path: Path, spec: TrainSpec) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"{path.stem}-{spec.name}-{stamp}"
+
+
+def initial_variables(model, prepared: Prepared, base_dir: Path):
+    """Weights from ``init_from``: another run's, matched by layer path."""
+    config = prepared.config
+    if not config.init_from:
+        return None
+    import jax
+
+    from nnlang.train.checkpoint import load_variables, merge_variables
+
+    source = Path(config.init_from)
+    if not source.is_absolute():
+        source = base_dir / source
+    try:
+        loaded = load_variables(source)
+    except (FileNotFoundError, OSError, ValueError) as exc:
+        raise NnError(error("train-config", f"init_from: cannot load weights from "
+                            f"'{config.init_from}': {exc}",
+                            prepared.spec.spans.get("init_from"))) from None
+    fresh = model.init(jax.random.key(config.seed), model.sample_inputs())
+    merged, matched, _ = merge_variables(fresh, loaded)
+    if matched == 0:
+        raise NnError(error("train-config", f"init_from: no layer of '{config.init_from}' "
+                            "matches this model's layer names",
+                            prepared.spec.spans.get("init_from")))
+    return merged
+
+
+def run_file(path: str | Path, *, train: str | None = None,
+             overrides: Mapping[str, str] | None = None, epochs: int | None = None,
+             seed: int | None = None, out: str | Path | None = None,
+             resume: str | Path | None = None, verbose: int = 1):
+    """Train the file's train block; return (History, run directory)."""
+    from nnlang.lower import CompiledModel
+    from nnlang.summary import summarize
+    from nnlang.train.loop import enable_compilation_cache, fit
+
+    path = Path(path)
+    prepared = prepare(path, train=train, overrides=overrides, epochs=epochs, seed=seed)
+    run_dir = Path(resume or out or default_run_dir(path, prepared.spec))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if not resume:
+        shutil.copyfile(path, run_dir / path.name)
+        (run_dir / "summary.json").write_text(
+            json.dumps(summarize(prepared.graph).to_json(), indent=2) + "\n")
+        (run_dir / "run.json").write_text(json.dumps({
+            "source": path.name, "train": prepared.spec.name,
+            "model": prepared.graph.name, "overrides": dict(overrides or {}),
+            "epochs": epochs, "seed": seed}, indent=2) + "\n")
+        save_preprocessing(run_dir, prepared.data)
+    enable_compilation_cache()
+    model = CompiledModel(prepared.graph)
+    variables = None if resume else initial_variables(model, prepared, path.parent)
+    history = fit(model, prepared.data, prepared.config, verbose=verbose,
+                  out_dir=run_dir, resume=resume, variables=variables)
+    return history, run_dir
+
+
+PREPROCESS = "preprocess.npz"
+
+
+def save_preprocessing(run_dir: Path, data) -> None:
+    """Training-split statistics, so ``nnc predict`` treats new inputs the same way."""
+    import numpy as np
+
+    meta = data.meta or {}
+    arrays = {k: np.asarray(meta[k]) for k in ("x_mean", "x_std")
+              if k in meta and not isinstance(meta[k], Mapping)}
+    if data.target_mean is not None and not isinstance(data.target_mean, Mapping):
+        arrays["target_mean"] = np.asarray(data.target_mean)
+        arrays["target_std"] = np.asarray(data.target_std)
+    if "classes" in meta:
+        arrays["classes"] = np.asarray([str(c) for c in meta["classes"]])
+    np.savez(run_dir / PREPROCESS, **arrays)
+
+
+def load_inputs(path: Path, graph: Graph) -> dict[str, Any]:
+    """Read INPUT for ``nnc predict``: .npy, .npz (by input name, or x) or .csv."""
+    import numpy as np
+
+    if not path.is_file():
+        raise NnError(error("file", f"no such file: '{path}'"))
+    suffix = path.suffix.lower()
+    names = list(graph.inputs)
+    try:
+        if suffix == ".npy":
+            arrays = {names[0]: np.load(path, allow_pickle=False)}
+        elif suffix == ".npz":
+            with np.load(path, allow_pickle=False) as z:
+                if all(n in z for n in names):
+                    arrays = {n: z[n] for n in names}
+                elif len(names) == 1 and "x" in z:
+                    arrays = {names[0]: z["x"]}
+                else:
+                    raise NnError(error("file", f"{path} holds {', '.join(z.files)}; "
+                                        f"expected arrays named {', '.join(names)}"))
+        elif suffix == ".csv":
+            arrays = {names[0]: np.loadtxt(path, delimiter=",", ndmin=2, dtype=np.float32)}
+        else:
+            raise NnError(error("file", f"cannot read '{path}': use .npy, .npz or .csv"))
+    except ValueError as exc:
+        raise NnError(error("file", f"cannot read '{path}': {exc}")) from None
+    return arrays
+
+
+def predict_file(path: str | Path, run_dir: str | Path, inputs_path: str | Path,
+                 out: str | Path | None = None) -> Path:
+    """Predictions of a trained run for the examples in ``inputs_path``."""
+    import numpy as np
+
+    from nnlang.lower import CompiledModel
+    from nnlang.train.checkpoint import load_variables
+    from nnlang.train.loop import predict
+
+    run_dir = Path(run_dir)
+    settings = _run_settings(run_dir)
+    program, _ = load_checked(path, settings.get("overrides"))
+    spec = select_train(program, settings.get("train"))
+    graph = program.models[spec.models[0]]
+    model = CompiledModel(graph)
+    variables = _load_run_variables(run_dir)
+    arrays = load_inputs(Path(inputs_path), graph)
+    prep = dict(np.load(run_dir / PREPROCESS)) if (run_dir / PREPROCESS).is_file() else {}
+    for name, x in arrays.items():
+        x = np.asarray(x, dtype=np.float32) if not np.issubdtype(x.dtype, np.integer) else x
+        if "x_mean" in prep and np.issubdtype(x.dtype, np.floating):
+            x = (x.reshape(len(x), -1) - prep["x_mean"].reshape(-1)) / prep["x_std"].reshape(-1)
+        want = model.input_shapes[name]
+        if all(d is not None for d in want) and x[0].size == int(np.prod(want)):
+            x = x.reshape(len(x), *want)
+        arrays[name] = x
+    outputs = predict(model, variables, arrays)
+    target = Path(out) if out else run_dir / "predictions.csv"
+    columns, header = [], []
+    for name, y in outputs.items():
+        y = np.asarray(y).reshape(len(y), -1)
+        if name in model.logits_outputs and model.logits_outputs[name] == "softmax":
+            columns.append(y.argmax(-1)[:, None])
+            header.append(f"{name}_class")
+        elif "target_mean" in prep and name not in model.logits_outputs:
+            y = y * prep["target_std"].reshape(-1) + prep["target_mean"].reshape(-1)
+        columns.append(y)
+        header += [f"{name}_{i}" for i in range(y.shape[1])] if y.shape[1] > 1 else [name]
+    np.savetxt(target, np.concatenate(columns, axis=1), delimiter=",",
+               header=",".join(header), comments="", fmt="%.6g")
+    return target
+
+
+def _run_settings(run_dir: Path) -> dict[str, Any]:
+    info = run_dir / "run.json"
+    if not info.is_file():
+        raise NnError(error("file", f"'{run_dir}' is not a run directory (no run.json)",
+                            hint="pass the folder nnc run wrote, e.g. runs/model-..."))
+    return json.loads(info.read_text())
+
+
+def _load_run_variables(run_dir: Path):
+    from nnlang.train.checkpoint import load_variables
+
+    try:
+        return load_variables(run_dir)
+    except FileNotFoundError:
+        raise NnError(error("file", f"'{run_dir}' holds no trained weights")) from None
+
+
+def eval_file(path: str | Path, run_dir: str | Path, split: str = "test") -> dict[str, float]:
+    """Score a trained run on a split of its train block's data."""
+    from nnlang.lower import CompiledModel
+    from nnlang.train.loop import evaluate
+
+    run_dir = Path(run_dir)
+    settings = _run_settings(run_dir)
+    prepared = prepare(path, train=settings.get("train"), overrides=settings.get("overrides"),
+                       seed=settings.get("seed"))
+    model = CompiledModel(prepared.graph)
+    return evaluate(model, _load_run_variables(run_dir), prepared.data, prepared.config,
+                    split=split)
