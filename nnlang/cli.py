@@ -194,6 +194,19 @@ def cmd_fmt(args) -> int:
     return run_fmt(files, check=args.check, diff=args.diff, width=args.width)
 
 
+def load_plugins(paths: Sequence[str]) -> None:
+    """Run each plugin file once; it registers layers with nnlang.register_layer."""
+    import runpy
+
+    for path in paths:
+        if not Path(path).is_file():
+            raise _Usage(f"no such plugin file: '{path}'")
+        try:
+            runpy.run_path(path, run_name=f"nnlang_plugin_{Path(path).stem}")
+        except (ValueError, TypeError) as exc:  # register_layer refused the entry
+            raise _Usage(f"plugin {path}: {exc}") from None
+
+
 def _add_set(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", action="append", metavar="NAME=VALUE",
                    help="override a const (or a train setting); repeatable")
@@ -202,6 +215,9 @@ def _add_set(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="nnc", description="The .nn neural-network language compiler.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    parser.add_argument("--plugin", action="append", metavar="FILE.py", default=[],
+                        help="load a Python file that registers layers "
+                             "(nnlang.register_layer); repeatable")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("check", help="report diagnostics (fast: no JAX)")
@@ -261,6 +277,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        load_plugins(args.plugin)
         return args.run(args)
     except _Usage as exc:
         return _usage_error(str(exc))

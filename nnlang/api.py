@@ -1,0 +1,156 @@
+"""The Python API: use `.nn` models from your own JAX code.
+
+Examples:
+    >>> import nnlang
+    >>> program = nnlang.check_source('''
+    ... model mlp {
+    ...     input x: [4]
+    ...     dense(8, act=relu)
+    ...     dense(3, act=softmax)
+    ... }
+    ... ''')
+    >>> model = program.model("mlp")
+    >>> model.summary().total
+    67
+
+With JAX installed (it is a dependency), ``model.init(jax.random.key(0))``
+returns the variables, ``model.module()`` the Flax module, ``model.fit()``
+trains with the file's train block, and ``model.predict(variables, x)``
+returns outputs with final activations applied.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nnlang.check import CheckResult
+from nnlang.diagnostics import NnError, did_you_mean, error
+from nnlang.ir import Graph, Program as _IRProgram
+from nnlang.summary import Summary, summarize
+
+
+@dataclass(eq=False)
+class Model:
+    """One checked model of a program."""
+
+    graph: Graph
+    program: Program
+    variables: dict[str, Any] | None = None  # set by fit()
+    _compiled: Any = field(default=None, repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.graph.name
+
+    def summary(self) -> Summary:
+        return summarize(self.graph)
+
+    def compiled(self):
+        """The :class:`nnlang.lower.CompiledModel` (imports JAX)."""
+        if self._compiled is None:
+            from nnlang.lower import CompiledModel
+
+            self._compiled = CompiledModel(self.graph)
+        return self._compiled
+
+    def module(self):
+        """The Flax linen module: ``module.apply(variables, {input: x}, train=False)``.
+
+        Its variables are flat (``'conv_bn_1/conv_0'``); :meth:`init` and
+        :meth:`apply` use the nested tree keyed by `.nn` layer paths.
+        """
+        return self.compiled().module
+
+    def init(self, rng, batch: int = 1) -> dict[str, Any]:
+        """Fresh variables (``params`` and, with batchnorm, ``batch_stats``)."""
+        compiled = self.compiled()
+        return compiled.init(rng, compiled.sample_inputs(batch))
+
+    def apply(self, variables, inputs, *, train: bool = False, rngs=None):
+        """``(outputs, new_state)``; outputs keyed by output name (logits where fused)."""
+        return self.compiled().apply(variables, self._as_dict(inputs), train=train, rngs=rngs)
+
+    def predict(self, variables=None, inputs=None) -> dict[str, Any]:
+        """Outputs with final activations applied; ``variables`` default to fit()'s."""
+        variables = variables if variables is not None else self.variables
+        if variables is None:
+            raise ValueError("no variables: call fit() first or pass variables")
+        from nnlang.train.loop import predict
+
+        return predict(self.compiled(), variables, self._as_dict(inputs))
+
+    def fit(self, train: str | None = None, *, epochs: int | None = None,
+            seed: int | None = None, out: str | Path | None = None, verbose: int = 0):
+        """Train with one of the file's train blocks; returns the History."""
+        from nnlang.run import prepare
+        from nnlang.train.loop import fit
+
+        prepared = prepare(self.program.path, train=train or self._train_for(),
+                           overrides=self.program.overrides, epochs=epochs, seed=seed)
+        history = fit(self.compiled(), prepared.data, prepared.config, verbose=verbose,
+                      out_dir=out)
+        self.variables = history.variables
+        return history
+
+    def _train_for(self) -> str | None:
+        for name, spec in self.program.ir.trains.items():
+            if self.name in spec.models:
+                return name
+        return None
+
+    def _as_dict(self, inputs) -> dict[str, Any]:
+        if isinstance(inputs, Mapping):
+            return dict(inputs)
+        (name,) = self.graph.inputs
+        return {name: inputs}
+
+
+@dataclass(eq=False)
+class Program:
+    """A checked `.nn` file: its models and train blocks."""
+
+    path: str
+    ir: _IRProgram
+    overrides: dict[str, str] = field(default_factory=dict)
+    check: CheckResult | None = None
+
+    @property
+    def models(self) -> dict[str, Graph]:
+        return self.ir.models
+
+    def model(self, name: str | None = None) -> Model:
+        if name is None:
+            name = next(iter(self.ir.models))
+        if name not in self.ir.models:
+            raise KeyError(f"no model '{name}'; {did_you_mean(name, self.ir.models) or ''}")
+        return Model(self.ir.models[name], self)
+
+
+def load(path: str | Path, **overrides: Any) -> Program:
+    """Check a `.nn` file (with ``--set``-style overrides) and return its program.
+
+    Raises:
+        NnError: the file has errors (``str(exc)`` lists them; ``exc.diagnostics``).
+    """
+    from nnlang.check import load_checked
+    from nnlang.values import format_value
+
+    texts = {k: v if isinstance(v, str) else format_value(v) for k, v in overrides.items()}
+    ir, result = load_checked(path, texts)
+    return Program(str(path), ir, texts, result)
+
+
+def check_source(text: str, **overrides: Any) -> Program:
+    """Like :func:`load`, for `.nn` text (written to a temporary file)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "source.nn"
+        path.write_text(text)
+        program = load(path, **overrides)
+    return program
+
+
+__all__ = ["Model", "NnError", "Program", "check_source", "error", "load"]
