@@ -20,8 +20,8 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
-from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, VisitError
+from lark import Lark, Token, Transformer
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from nnlang import syntax as S
 from nnlang.diagnostics import Diagnostic, NnError, error
@@ -115,14 +115,17 @@ class _Parser:
     def __init__(self) -> None:
         self.layout = _Layout()
         self.comments: list[Token] = []
+        self.to_syntax = _ToSyntax("<string>")
         self.lark = Lark(
             grammar_text(), parser="lalr", lexer="contextual", postlex=self.layout,
-            propagate_positions=True, maybe_placeholders=True, cache=True,
-            lexer_callbacks={"COMMENT": self.comments.append},
+            maybe_placeholders=False, keep_all_tokens=True, cache=True,
+            lexer_callbacks={"COMMENT": self.comments.append}, transformer=self.to_syntax,
         )
 
-    def parse(self, text: str):
+    def parse(self, text: str, path: str = "<string>") -> S.Module:
+        """Parse and build the syntax tree in one pass (the Transformer runs inline)."""
         self.comments.clear()
+        self.to_syntax.path = path
         return self.lark.parse(text)
 
 
@@ -153,7 +156,54 @@ def _number(text: str) -> int | float:
     return float(clean) if any(c in clean for c in ".eE") else int(clean)
 
 
-@v_args(meta=True)
+VALUE_TOKENS = frozenset({"NAME", "NUMBER", "STRING", "COMP_OP", "ADD_OP", "MUL_OP"})
+
+
+class _Meta:
+    """Where a rule's text starts and ends, from its first and last child."""
+
+    __slots__ = ("empty", "line", "column", "end_line", "end_column")
+
+    def __init__(self, children: list) -> None:
+        first = last = None
+        for c in children:
+            if isinstance(c, Token):
+                if c.type == "_NL":
+                    continue
+                start, end = (c.line, c.column), (c.end_line, c.end_column)
+            else:
+                span = getattr(c, "span", None)
+                if span is None:
+                    continue
+                start, end = (span.line, span.col), (span.end_line, span.end_col)
+            first = first or start
+            last = end
+        self.empty = first is None
+        if first is not None:
+            self.line, self.column = first
+            self.end_line, self.end_column = last
+
+
+def _rule(method):
+    """Adapt a ``(self, meta, kept, kinds)`` method to lark's inline transformer.
+
+    The parser runs the Transformer while it parses (lark's LALR
+    ``transformer=``): no parse tree is built, which halves the time to check a
+    large file. lark then passes no positions, so every token is kept
+    (``keep_all_tokens``): a rule's span runs from its first child to its last.
+    Methods get the value tokens and nodes (``kept``) and the set of the other
+    token types present (``kinds``: keywords and punctuation, e.g. ``AS``).
+    """
+
+    def call(self, children):
+        kept = [c for c in children if not (isinstance(c, Token) and c.type not in VALUE_TOKENS)]
+        kinds = {c.type for c in children if isinstance(c, Token)}
+        return method(self, _Meta(children), kept, kinds)
+
+    call.__name__ = method.__name__
+    return call
+
+
 class _ToSyntax(Transformer):
     """One method per grammar rule; each returns the matching syntax dataclass."""
 
@@ -162,183 +212,221 @@ class _ToSyntax(Transformer):
         self.path = path
 
     def _span(self, meta) -> Span | None:
-        if getattr(meta, "empty", True):
+        if meta.empty:
             return None
         return Span(self.path, meta.line, meta.column, meta.end_line, meta.end_column)
 
-    def _tok_span(self, tok: Token) -> Span:
-        return Span(self.path, tok.line, tok.column, tok.end_line, tok.end_column)
-
-    @staticmethod
-    def _present(children) -> list:
-        return [c for c in children if c is not None]
-
     # top level
-    def start(self, meta, children):
-        return S.Module(tuple(self._present(children)), self.path)
+    @_rule
+    def start(self, meta, kept, kinds):
+        return S.Module(tuple(kept), self.path)
 
-    def import_(self, meta, children):
-        path, alias = children
-        return S.Import(_unescape(path), str(alias) if alias else None, self._span(meta))
+    @_rule
+    def import_(self, meta, kept, kinds):
+        alias = str(kept[1]) if len(kept) > 1 else None
+        return S.Import(_unescape(kept[0]), alias, self._span(meta))
 
-    def const(self, meta, children):
-        name, value = children
+    @_rule
+    def const(self, meta, kept, kinds):
+        name, value = kept
         return S.Const(str(name), value, self._span(meta))
 
-    def block(self, meta, children):
-        name, params, body = children
-        return S.Block(str(name), params, body, self._span(meta))
+    @_rule
+    def block(self, meta, kept, kinds):
+        params = kept[1] if len(kept) == 3 else None
+        return S.Block(str(kept[0]), params, kept[-1], self._span(meta))
 
-    def params(self, meta, children):
-        return tuple(self._present(children))
+    @_rule
+    def params(self, meta, kept, kinds):
+        return tuple(kept)
 
-    def param(self, meta, children):
-        name, default = children
-        return S.Param(str(name), default, self._span(meta))
+    @_rule
+    def param(self, meta, kept, kinds):
+        default = kept[1] if len(kept) > 1 else None
+        return S.Param(str(kept[0]), default, self._span(meta))
 
-    def model(self, meta, children):
-        name, body = children
+    @_rule
+    def model(self, meta, kept, kinds):
+        name, body = kept
         return S.Model(str(name), body, self._span(meta))
 
-    def train(self, meta, children):
-        *models, alias, body = children
-        return S.Train(tuple(map(str, models)), str(alias) if alias else None, body,
-                       self._span(meta))
+    @_rule
+    def train(self, meta, kept, kinds):
+        *names, body = kept
+        alias = str(names.pop()) if "AS" in kinds else None
+        return S.Train(tuple(map(str, names)), alias, body, self._span(meta))
 
     # bodies
-    def body(self, meta, children):
-        return S.Body(tuple(self._present(children)), self._span(meta))
+    @_rule
+    def body(self, meta, kept, kinds):
+        return S.Body(tuple(kept), self._span(meta))
 
-    def train_body(self, meta, children):
-        return S.TrainBody(tuple(self._present(children)), self._span(meta))
+    @_rule
+    def train_body(self, meta, kept, kinds):
+        return S.TrainBody(tuple(kept), self._span(meta))
 
-    def setting(self, meta, children):
-        key, value = children
+    @_rule
+    def setting(self, meta, kept, kinds):
+        key, value = kept
         return S.Setting(str(key), value, self._span(meta))
 
-    def train_call(self, meta, children):
-        return S.TrainCall(children[0], self._span(meta))
+    @_rule
+    def train_call(self, meta, kept, kinds):
+        return S.TrainCall(kept[0], self._span(meta))
 
     # statements
-    def input_stmt(self, meta, children):
-        name, shape = children
-        return S.InputStmt(str(name), shape, self._span(meta))
+    @_rule
+    def input_stmt(self, meta, kept, kinds):
+        shape = kept[1] if len(kept) > 1 else None
+        return S.InputStmt(str(kept[0]), shape, self._span(meta))
 
-    def output_named(self, meta, children):
-        name, value, assertion = children
-        return S.OutputStmt(str(name), value, assertion, self._span(meta))
+    @_rule
+    def output_named(self, meta, kept, kinds):
+        assertion = kept[2] if len(kept) > 2 else None
+        return S.OutputStmt(str(kept[0]), kept[1], assertion, self._span(meta))
 
-    def output_flow(self, meta, children):
-        value, assertion = children
-        return S.OutputStmt(None, value, assertion, self._span(meta))
+    @_rule
+    def output_flow(self, meta, kept, kinds):
+        assertion = kept[1] if len(kept) > 1 else None
+        return S.OutputStmt(None, kept[0], assertion, self._span(meta))
 
-    def bind_stmt(self, meta, children):
-        name, value, assertion = children
-        return S.BindStmt(str(name), value, assertion, self._span(meta))
+    @_rule
+    def bind_stmt(self, meta, kept, kinds):
+        assertion = kept[2] if len(kept) > 2 else None
+        return S.BindStmt(str(kept[0]), kept[1], assertion, self._span(meta))
 
-    def expr_stmt(self, meta, children):
-        value, assertion = children
-        return S.ExprStmt(value, assertion, self._span(meta))
+    @_rule
+    def expr_stmt(self, meta, kept, kinds):
+        assertion = kept[1] if len(kept) > 1 else None
+        return S.ExprStmt(kept[0], assertion, self._span(meta))
 
-    def repeat_stmt(self, meta, children):
-        count, body = children
+    @_rule
+    def repeat_stmt(self, meta, kept, kinds):
+        count, body = kept
         return S.RepeatStmt(count, body, self._span(meta))
 
-    def for_stmt(self, meta, children):
-        var, iterable, body = children
+    @_rule
+    def for_stmt(self, meta, kept, kinds):
+        var, iterable, body = kept
         return S.ForStmt(str(var), iterable, body, self._span(meta))
 
-    def if_stmt(self, meta, children):
-        # lark gives no placeholder for an absent inlined [_else_clause]
-        cond, then, orelse = (*children, None)[:3]
-        return S.IfStmt(cond, then, orelse, self._span(meta))
+    @_rule
+    def if_stmt(self, meta, kept, kinds):
+        cond, then, *orelse = kept
+        return S.IfStmt(cond, then, orelse[0] if orelse else None, self._span(meta))
 
-    def assertion(self, meta, children):
-        return children[0]
+    @_rule
+    def assertion(self, meta, kept, kinds):
+        return kept[0]
 
-    def shape(self, meta, children):
-        dtype, *dims = children
-        return S.Shape(tuple(self._present(dims)), str(dtype) if dtype else None,
-                       self._span(meta))
+    @_rule
+    def shape(self, meta, kept, kinds):
+        dtype = str(kept.pop(0)) if kept and isinstance(kept[0], Token) else None
+        return S.Shape(tuple(kept), dtype, self._span(meta))
 
     # chains and expressions
-    def chain(self, meta, children):
-        if len(children) == 1:
-            return children[0]
-        return S.Chain(tuple(children), self._span(meta))
+    @_rule
+    def chain(self, meta, kept, kinds):
+        if len(kept) == 1:
+            return kept[0]
+        return S.Chain(tuple(kept), self._span(meta))
 
     stmt_chain = chain
 
-    def named(self, meta, children):
-        value, name = children
+    @_rule
+    def named(self, meta, kept, kinds):
+        value, name = kept
         return S.Named(value, str(name), self._span(meta))
 
-    def if_expr(self, meta, children):
-        cond, then, orelse = children
+    @_rule
+    def if_expr(self, meta, kept, kinds):
+        cond, then, orelse = kept
         return S.IfExpr(cond, then, orelse, self._span(meta))
 
-    def or_(self, meta, children):
-        return S.Binary("or", children[0], children[1], self._span(meta))
+    @_rule
+    def or_(self, meta, kept, kinds):
+        return S.Binary("or", kept[0], kept[1], self._span(meta))
 
-    def and_(self, meta, children):
-        return S.Binary("and", children[0], children[1], self._span(meta))
+    @_rule
+    def and_(self, meta, kept, kinds):
+        return S.Binary("and", kept[0], kept[1], self._span(meta))
 
-    def not_(self, meta, children):
-        return S.Unary("not", children[0], self._span(meta))
+    @_rule
+    def not_(self, meta, kept, kinds):
+        return S.Unary("not", kept[0], self._span(meta))
 
-    def neg(self, meta, children):
-        return S.Unary("-", children[0], self._span(meta))
+    @_rule
+    def neg(self, meta, kept, kinds):
+        return S.Unary("-", kept[0], self._span(meta))
 
-    def compare(self, meta, children):
-        left, op, right = children
+    @_rule
+    def compare(self, meta, kept, kinds):
+        left, op, right = kept
         return S.Binary(str(op), left, right, self._span(meta))
 
     binary = compare
 
-    def call(self, meta, children):
-        func, *args = children
-        return S.Call(func, tuple(self._present(args)), self._span(meta))
+    @_rule
+    def call(self, meta, kept, kinds):
+        func, *args = kept
+        return S.Call(func, tuple(args), self._span(meta))
 
-    def attr(self, meta, children):
-        base, name = children
+    @_rule
+    def attr(self, meta, kept, kinds):
+        base, name = kept
         return S.Attr(base, str(name), self._span(meta))
 
-    def kwarg(self, meta, children):
-        name, value = children
+    @_rule
+    def kwarg(self, meta, kept, kinds):
+        name, value = kept
         return S.Arg(str(name), value, self._span(meta))
 
-    def posarg(self, meta, children):
-        return S.Arg(None, children[0], self._span(meta))
+    @_rule
+    def posarg(self, meta, kept, kinds):
+        return S.Arg(None, kept[0], self._span(meta))
 
-    def number(self, meta, children):
-        return S.Number(_number(children[0]), str(children[0]), self._span(meta))
+    @_rule
+    def number(self, meta, kept, kinds):
+        return S.Number(_number(kept[0]), str(kept[0]), self._span(meta))
 
-    def string(self, meta, children):
-        return S.String(_unescape(children[0]), self._span(meta))
+    @_rule
+    def string(self, meta, kept, kinds):
+        return S.String(_unescape(kept[0]), self._span(meta))
 
-    def true(self, meta, children):
+    @_rule
+    def true(self, meta, kept, kinds):
         return S.Bool(True, self._span(meta))
 
-    def false(self, meta, children):
+    @_rule
+    def false(self, meta, kept, kinds):
         return S.Bool(False, self._span(meta))
 
-    def name(self, meta, children):
-        return S.Name(str(children[0]), self._span(meta))
+    @_rule
+    def name(self, meta, kept, kinds):
+        return S.Name(str(kept[0]), self._span(meta))
 
-    def list_(self, meta, children):
-        return S.ListExpr(tuple(self._present(children)), self._span(meta))
+    @_rule
+    def list_(self, meta, kept, kinds):
+        return S.ListExpr(tuple(kept), self._span(meta))
 
-    def tuple_(self, meta, children):
-        return S.TupleExpr(tuple(self._present(children)), self._span(meta))
+    @_rule
+    def tuple_(self, meta, kept, kinds):
+        return S.TupleExpr(tuple(kept), self._span(meta))
 
-    def map_(self, meta, children):
-        return S.MapExpr(tuple(self._present(children)), self._span(meta))
+    @_rule
+    def map_(self, meta, kept, kinds):
+        return S.MapExpr(tuple(kept), self._span(meta))
 
-    def map_entry(self, meta, children):
-        key, value = children
+    @_rule
+    def map_entry(self, meta, kept, kinds):
+        key, value = kept
         quoted = key.type == "STRING"
         return S.MapEntry(_unescape(key) if quoted else str(key), value, quoted,
                           self._span(meta))
+
+    @_rule
+    def atom(self, meta, kept, kinds):  # "(" expr ")": kept tokens make it a real rule
+        return kept[0]
 
 
 # ---------------------------------------------------------------- comments
@@ -531,7 +619,7 @@ def parse_source(source: Source) -> S.Module:
     diagnostics: list[Diagnostic] = []
     while len(diagnostics) < MAX_ERRORS:
         try:
-            tree = parser.parse(text)
+            module = parser.parse(text, source.path)
         except _TooDeep as deep:
             span = Span(source.path, deep.token.line, deep.token.column, deep.token.line,
                         deep.token.column + 1)
@@ -547,14 +635,7 @@ def parse_source(source: Source) -> S.Module:
         else:
             if diagnostics:
                 break
-            comments = list(parser.comments)
-            try:
-                module = _ToSyntax(source.path).transform(tree)
-            except VisitError as exc:
-                if isinstance(exc.orig_exc, NnError):
-                    raise exc.orig_exc from None
-                raise
-            return attach_comments(module, comments, source)
+            return attach_comments(module, list(parser.comments), source)
         if recovered is None:
             break
         text = recovered
