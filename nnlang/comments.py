@@ -108,14 +108,17 @@ def _attach_stage_comments(node, comments: list[_Comment], changes: dict) -> lis
     if not isinstance(chain, S.Chain) or not comments:
         return comments
     by_line = {c.line: c for c in comments if not c.own_line}
-    stage_comments, used = [], set()
-    for stage in chain.stages:
-        c = by_line.get(stage.span.end_line) if stage.span else None
+    stage_comments: list[str | None] = [None] * len(chain.stages)
+    used = set()
+    # several stages may end on one line: the comment follows the last of them,
+    # unless that is the final stage and a shape assertion follows it
+    last = len(chain.stages) - (1 if getattr(node, "assertion", None) else 0)
+    for i in reversed(range(last)):
+        span = chain.stages[i].span
+        c = by_line.get(span.end_line) if span else None
         if c is not None and id(c) not in used:
             used.add(id(c))
-            stage_comments.append(c.text)
-        else:
-            stage_comments.append(None)
+            stage_comments[i] = c.text
     if used:
         changes["value"] = dataclasses.replace(chain, stage_comments=tuple(stage_comments))
     return [c for c in comments if id(c) not in used]

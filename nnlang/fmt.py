@@ -1,0 +1,504 @@
+"""``nnc fmt``: the canonical text of a `.nn` file, checked like black ``--safe``.
+
+The syntax tree is printed through :mod:`nnlang.doc` by small ``pp_<node>``
+functions; every width decision is the layout engine's. The canonical layout:
+
+* 4-space indent, one statement per line; ``{}`` for an empty body (``model m {}``);
+  ``block b {`` and ``block b() {`` stay as written (the tree keeps the difference).
+* Single spaces around ``=``, ``->``, ``as`` and binary operators; none around the
+  ``=`` of a keyword argument or parameter default (``stride=2``); ``, `` between
+  items and nothing just inside brackets; maps as ``{key: value}``.
+* A shape assertion is ``stmt : [4, 4, 64]``, spaced on both sides so it reads apart
+  from the call before it; an input's shape is ``input x: [8, 8, 1]``.
+* Train settings are ``key = value``, *not* aligned: alignment makes one edit
+  re-indent its neighbours (black avoids it for the same reason).
+* Blank lines: at most one inside a body (the author's, never at its start); one
+  between top-level items, none between consecutive ``import`` s or ``const`` s
+  unless the author put one there. When the source is known, the author's blank
+  lines among own-line comments (a file header, say) are kept too.
+* Comments: two spaces before a trailing ``#``, text untouched. A statement keeps its
+  trailing comment on its last line; a compound statement keeps it after its ``{``,
+  and its header is then never broken. Comments the parser files as leading are
+  printed above the statement (those that were inside its brackets too), except
+  that those inside an if statement go on its ``} else {`` line.
+* Parentheses are minimal, from precedence (loosest first ``->``, ``as``, ``or``,
+  ``and``, ``not``, comparisons, ``+ -``, ``* / // %``, unary ``-``, call and
+  attribute), plus around an if-expression that is an operand, a stage of a longer
+  chain, the first stage of a statement, or an ``if``/``repeat``/``for`` header.
+* Long lines: a chain that does not fit breaks before every ``->``, each stage on
+  its own line indented 4 more than the statement; a chain with comments after its
+  stages is always broken that way. Calls, parameters, lists, tuples, shapes and
+  maps that do not fit put one item per line, a trailing comma, and the closing
+  bracket on its own line. There is no magic trailing comma: a trailing comma in
+  the source does not keep a list broken. Trailing comments do not count towards
+  the width.
+* Numbers print as written (``1e-3``, ``10_000``); strings are re-escaped.
+
+Safety: :func:`format_source` checks that the output parses to an equal tree, keeps
+every comment in the same place, and is a fixed point of one more pass; otherwise
+it raises :class:`FormatterBug` and nothing is written.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import re
+import sys
+from pathlib import Path
+
+from nnlang import doc as D
+from nnlang import syntax as S
+from nnlang.diagnostics import NnError, render_all
+from nnlang.doc import EMPTY, Doc, concat, group, hardline, indent, line, text
+from nnlang.parse import parse_source
+from nnlang.source import Source
+
+EXIT_OK, EXIT_ERRORS, EXIT_INTERNAL = 0, 1, 3
+
+
+class FormatterBug(RuntimeError):
+    """The formatter broke its own contract; the file is left untouched."""
+
+
+# ---------------------------------------------------------------- expressions
+
+CHAIN, NAMED, IF, OR, AND, NOT, CMP, SUM, TERM, NEG, POSTFIX, ATOM = range(12)
+BINARY = {"or": OR, "and": AND, "+": SUM, "-": SUM, "*": TERM, "/": TERM, "//": TERM,
+          "%": TERM, "==": CMP, "!=": CMP, "<": CMP, "<=": CMP, ">": CMP, ">=": CMP}
+KINDS = {S.Chain: CHAIN, S.Named: NAMED, S.IfExpr: IF, S.Call: POSTFIX, S.Attr: POSTFIX}
+NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t"}
+
+
+def precedence(e: S.Expr) -> int:
+    if isinstance(e, S.Binary):
+        return BINARY[e.op]
+    if isinstance(e, S.Unary):
+        return NOT if e.op == "not" else NEG
+    return KINDS.get(type(e), ATOM)
+
+
+def pp_expr(e: S.Expr, min_prec: int = IF) -> Doc:
+    """``e`` where precedence ``min_prec`` is needed; parenthesised if looser."""
+    d = _PP[type(e)](e)
+    return concat("(", d, ")") if precedence(e) < min_prec else d
+
+
+def bracketed(open_: str, items: list[Doc], close: str, flat_comma: str = "",
+              note: str | None = None) -> Doc:
+    """``[a, b]``; broken: one item a line, a trailing comma, ``]`` on its own line.
+
+    A ``note`` (comment) after the opening bracket keeps the brackets broken.
+    """
+    if not items and not note:
+        return text(open_ + close)
+    body = concat(D.join(concat(",", line), items), D.if_break(",", flat_comma))
+    head = concat(open_, D.suffix(f"  {note}"), hardline) if note else concat(open_)
+    return group(head, indent(D.softline, body), D.softline, close)
+
+
+def quote(s: str) -> str:
+    return '"' + "".join(ESCAPES.get(ch, ch) for ch in s) + '"'
+
+
+def pp_call(e: S.Call) -> Doc:
+    args = [concat(f"{a.name}=", pp_expr(a.value)) if a.name else pp_expr(a.value)
+            for a in e.args]
+    return concat(pp_expr(e.func, POSTFIX), bracketed("(", args, ")"))
+
+
+def pp_map(e: S.MapExpr) -> Doc:
+    def key(m: S.MapEntry) -> str:
+        return m.key if NAME.fullmatch(m.key) and not m.quoted else quote(m.key)
+
+    entries = [concat(key(m), ": ", pp_expr(m.value)) for m in e.entries]
+    return bracketed("{", entries, "}")
+
+
+def pp_unary(e: S.Unary) -> Doc:
+    if e.op == "not":
+        return concat("not ", pp_expr(e.operand, NOT))
+    spaced = isinstance(e.operand, S.Unary) and e.operand.op == "-"  # `- -a`, not `--a`
+    return concat("- " if spaced else "-", pp_expr(e.operand, NEG))
+
+
+def pp_binary(e: S.Binary) -> Doc:
+    p = BINARY[e.op]
+    left, right = (SUM, SUM) if p == CMP else (p, p + 1)  # comparisons do not chain
+    return concat(pp_expr(e.left, left), f" {e.op} ", pp_expr(e.right, right))
+
+
+def pp_if_expr(e: S.IfExpr) -> Doc:
+    """``if c { a } else if d { b } else { c }``; broken, a branch per indented line."""
+    parts: list[Doc | str] = []
+    while isinstance(e, S.IfExpr):
+        then = indent(line, pp_chain(e.then))
+        parts += ["if ", pp_expr(e.cond, OR), " {", then, line, "} else "]
+        e = e.orelse
+    return group(*parts, "{", indent(line, pp_chain(e)), line, "}")
+
+
+def pp_stage(e: S.Expr, min_prec: int) -> Doc:
+    if isinstance(e, S.Named):
+        return concat(pp_expr(e.value, OR), f" as {e.name}")
+    return pp_expr(e, min_prec)
+
+
+def pp_chain(e: S.Expr, first_prec: int = NAMED, assertion: S.Shape | None = None
+             ) -> Doc:
+    """A chain, broken before every ``->`` if it does not fit or carries comments.
+
+    The ``assertion`` follows the last stage, at that stage's indent.
+    """
+    if not isinstance(e, S.Chain):
+        return concat(pp_stage(e, first_prec), pp_assertion(assertion))
+    notes = list(e.stage_comments) + [None] * len(e.stages)
+    stages = [pp_stage(s, max(first_prec, OR) if i == 0 else OR)
+              for i, s in enumerate(e.stages)]
+    last = len(stages) - 1
+    inner = notes[last] if assertion is not None else None  # in a broken assertion
+    notes[last] = None if inner else notes[last]
+    stages[last] = concat(stages[last], pp_assertion(assertion, inner))
+    stages = [concat(s, D.suffix(f"  {notes[i]}")) if notes[i] else s
+              for i, s in enumerate(stages)]
+    brk = hardline if any(notes) else line
+    return group(stages[0], indent(*(concat(brk, "-> ", s) for s in stages[1:])))
+
+
+def pp_shape(shape: S.Shape, note: str | None = None) -> Doc:
+    dims = [pp_expr(d) for d in shape.dims]
+    return bracketed(f"{shape.dtype or ''}[", dims, "]", note=note)
+
+
+def pp_assertion(shape: S.Shape | None, note: str | None = None) -> Doc:
+    return concat(" : ", pp_shape(shape, note)) if shape is not None else EMPTY
+
+
+_PP = {
+    S.Number: lambda e: text(e.text or repr(e.value)),
+    S.String: lambda e: text(quote(e.value)),
+    S.Bool: lambda e: text("true" if e.value else "false"),
+    S.Name: lambda e: text(e.id),
+    S.Attr: lambda e: concat(pp_expr(e.base, POSTFIX), f".{e.name}"),
+    S.Call: pp_call,
+    S.ListExpr: lambda e: bracketed("[", [pp_expr(i) for i in e.items], "]"),
+    S.MapExpr: pp_map,
+    S.TupleExpr: lambda e: bracketed(  # `(a,)`: the comma makes a one-tuple
+        "(", [pp_expr(i) for i in e.items], ")", "," if len(e.items) == 1 else ""),
+    S.Unary: pp_unary,
+    S.Binary: pp_binary,
+    S.IfExpr: pp_if_expr,
+    S.Named: lambda e: pp_stage(e, NAMED),
+    S.Chain: pp_chain,
+}
+
+
+# ---------------------------------------------------------------- statements and items
+
+COMPOUND = (S.RepeatStmt, S.ForStmt, S.IfStmt, S.Block, S.Model, S.Train)
+GROUPED = (S.Import, S.Const)  # consecutive ones are not separated by a blank line
+
+
+class _Printer:
+    """Statements and items; given the ``source``, keeps blank lines among comments."""
+
+    def __init__(self, source: Source | None = None):
+        self.lines = source.lines if source is not None else None
+
+    def comment_run(self, anchor: int, texts: tuple[str, ...]) -> tuple[list, list]:
+        """The own-line comments just above line ``anchor`` (at most ``len(texts)``),
+        and for each whether a blank line precedes it, plus: one follows the last."""
+        lines = self.lines
+        if lines is None or not texts:
+            return [], []
+        kinds: list[str | None] = []  # bottom-up; None is a blank line
+        n = anchor - 1
+        while 0 < n <= len(lines) and len(kinds) - kinds.count(None) < len(texts):
+            s = lines[n - 1].strip()
+            if s and not s.startswith("#"):
+                break
+            kinds.append(s or None)
+            n -= 1
+        if 0 < n <= len(lines) and not lines[n - 1].strip():
+            kinds.append(None)
+        kinds.reverse()
+        blanks = [i > 0 and kinds[i - 1] is None for i, k in enumerate(kinds) if k]
+        return [k for k in kinds if k], blanks + [bool(kinds) and kinds[-1] is None]
+
+    def pp_node(self, node) -> Doc:
+        """Leading comments, the node, then its trailing or closing comments."""
+        c = node.comments
+        found, blanks = self.comment_run(node.span.line if node.span else 0, c.leading)
+        if found != list(c.leading[: len(found)]):
+            found, blanks = [], []
+        top = c.leading
+        if isinstance(node, S.IfStmt) and node.orelse and self.lines is not None:
+            top = c.leading[: len(found)]  # the others were inside it: see pp_ifstmt
+            doc = self.pp_ifstmt(node, c.leading[len(found):])
+        elif type(node) in _SIMPLE:
+            doc = _SIMPLE[type(node)](node)
+        else:
+            doc = getattr(self, f"pp_{type(node).__name__.lower()}")(node)
+        parts: list[Doc | str] = []
+        for k, comment in enumerate(top):
+            blank = 0 < k < len(found) and blanks[k]
+            parts += [hardline, comment, hardline] if blank else [comment, hardline]
+        if found and len(found) == len(top) and blanks[-1]:
+            parts.append(hardline)  # the author's blank line between comments and code
+        ends = ([n.comments.closing for n in _else_ifs(node)]
+                if isinstance(node, COMPOUND) else [c.trailing])  # compound: see below
+        return concat(*parts, doc, *(D.suffix(f"  {e}") for e in ends if e))
+
+    def pp_dangling(self, anchor: int, texts: tuple[str, ...], after_code: bool
+                    ) -> list:
+        found, blanks = self.comment_run(anchor, texts)
+        parts: list[Doc | str] = []
+        for k, comment in enumerate(texts):
+            if k or after_code:
+                blank = found == list(texts) and blanks[k]
+                parts += [hardline, hardline] if blank else [hardline]
+            parts.append(comment)
+        return parts
+
+    def pp_body(self, body: S.Body | S.TrainBody, trailing: str | None = None,
+                broken: bool = False) -> Doc:
+        """``{ ... }``; the owner's trailing comment goes after ``{``.
+
+        An empty body is ``{}``, unless a comment must stay on the first line
+        (``trailing``) or the closing ``}`` must have a line of its own (``broken``).
+        """
+        items = body.stmts if isinstance(body, S.Body) else body.settings
+        head = concat("{", D.suffix(f"  {trailing}")) if trailing else text("{")
+        if not items and not body.dangling:
+            return concat(head, hardline, "}") if trailing or broken else text("{}")
+        parts: list[Doc | str] = []
+        for i, node in enumerate(items):
+            if i:
+                parts += [hardline] * (2 if node.comments.blank_before else 1)
+            parts.append(self.pp_node(node))
+        anchor = body.span.end_line if body.span else 0
+        parts += self.pp_dangling(anchor, body.dangling, bool(items))
+        return concat(head, indent(hardline, *parts), hardline, "}")
+
+    def compound(self, node, body: S.Body | S.TrainBody, *header: Doc | str,
+                 broken: bool | None = None) -> Doc:
+        """``header {`` body ``}``; a header with a trailing comment is never broken."""
+        trailing = node.comments.trailing
+        head = D.flat(*header) if trailing else concat(*header)
+        broken = bool(node.comments.closing) if broken is None else broken
+        return concat(head, " ", self.pp_body(body, trailing, broken))
+
+    # compound statements and items (simple ones are in _SIMPLE below)
+    def pp_repeatstmt(self, s: S.RepeatStmt) -> Doc:
+        return self.compound(s, s.body, "repeat ", pp_expr(s.count, OR))
+
+    def pp_forstmt(self, s: S.ForStmt) -> Doc:
+        return self.compound(s, s.body, f"for {s.var} in ", pp_expr(s.iterable, OR))
+
+    def pp_ifstmt(self, s: S.IfStmt, inside: tuple[str, ...] = ()) -> Doc:
+        """``if c {`` ... ``} else if d {`` ... ``} else {`` ... ``}``.
+
+        The parser files a comment on an ``} else {`` line (or elsewhere inside the
+        statement, outside its bodies) as leading; an ``else if`` has only such
+        ones. They are printed on the ``else`` line, the last after ``else {``,
+        others on lines of their own before ``else``. An ``else if`` without an
+        ``else`` has no place for them (the check then refuses to format).
+        """
+        chain = _else_ifs(s)
+        closes = any(n.comments.closing for n in chain)  # on the last `}` of all
+        lost: list[Doc | str] = []
+        parts: list[Doc | str] = []
+        for node in chain:
+            notes = list(inside if node is s else node.comments.leading)
+            last = node.orelse is None
+            parts.append(self.compound(node, node.then, "if ", pp_expr(node.cond, OR),
+                                       broken=bool(closes and last or notes)))
+            if last:
+                lost += [x for c in notes for x in (c, hardline)]
+                break
+            body = isinstance(node.orelse, S.Body)
+            trailing = notes.pop() if notes and body else None
+            own = [hardline, D.join(hardline, notes), hardline, "else "]
+            parts += own if notes else [" else "]
+            if body:
+                parts.append(self.pp_body(node.orelse, trailing, closes))
+        return concat(*lost, *parts)
+
+    def pp_block(self, s: S.Block) -> Doc:
+        params = [concat(f"{p.name}=", pp_expr(p.default)) if p.default is not None
+                  else text(p.name) for p in s.params or ()]
+        p = EMPTY if s.params is None else bracketed("(", params, ")")
+        return self.compound(s, s.body, f"block {s.name}", p)
+
+    def pp_model(self, s: S.Model) -> Doc:
+        return self.compound(s, s.body, f"model {s.name}")
+
+    def pp_train(self, s: S.Train) -> Doc:
+        alias = f" as {s.name}" if s.name else ""
+        return self.compound(s, s.body, "train ", ", ".join(s.models), alias)
+
+    def pp_module(self, m: S.Module) -> Doc:
+        parts: list[Doc | str] = []
+        for i, item in enumerate(m.items):
+            if i:
+                prev = m.items[i - 1]
+                together = (type(item) is type(prev) and isinstance(item, GROUPED)
+                            and not item.comments.blank_before)
+                parts += [hardline] if together else [hardline, hardline]
+            parts.append(self.pp_node(item))
+        anchor = len(self.lines) + 1 if self.lines is not None else 0
+        return concat(*parts, *self.pp_dangling(anchor, m.dangling, bool(m.items)))
+
+
+_SIMPLE = {
+    S.InputStmt: lambda s: concat(
+        f"input {s.name}", concat(": ", pp_shape(s.shape)) if s.shape else EMPTY),
+    S.OutputStmt: lambda s: concat(
+        "output ", f"{s.name} = " if s.name else "",
+        pp_chain(s.value, assertion=s.assertion)),
+    S.BindStmt: lambda s: concat(
+        f"{s.name} = ", pp_chain(s.value, assertion=s.assertion)),
+    S.ExprStmt: lambda s: pp_chain(s.value, OR, assertion=s.assertion),
+    S.Setting: lambda s: concat(f"{s.key} = ", pp_expr(s.value)),
+    S.TrainCall: lambda s: pp_expr(s.call, POSTFIX),
+    S.Import: lambda s: text(f"import {quote(s.path)}"
+                             + (f" as {s.alias}" if s.alias else "")),
+    S.Const: lambda s: concat(f"const {s.name} = ", pp_expr(s.value)),
+}
+
+
+def _else_ifs(node) -> list:
+    """``node`` and, for an if statement, each ``else if`` after it."""
+    chain = [node]
+    while isinstance(chain[-1], S.IfStmt) and isinstance(chain[-1].orelse, S.IfStmt):
+        chain.append(chain[-1].orelse)
+    return chain
+
+
+# ---------------------------------------------------------------- entry points
+
+
+def format_module(module: S.Module, width: int = 88, source: Source | None = None
+                  ) -> str:
+    """The canonical text of ``module``, unchecked; ``source`` keeps comment paragraphs."""
+    out = D.render(_Printer(source).pp_module(module), width)
+    return out + "\n" if out else ""
+
+
+def format_once(source: Source, width: int = 88) -> str:
+    """Parse and print once, without the safety checks."""
+    return format_module(parse_source(source), width, source)
+
+
+def format_source(source_or_text: Source | str, width: int = 88) -> str:
+    """The canonical text of a `.nn` file, verified (see the module docs).
+
+    Raises:
+        NnError: the input has syntax errors.
+        FormatterBug: the output would mean another program, lost or moved a
+            comment, or changes under one more pass.
+
+    Examples:
+        >>> print(format_source("model m{input x:[4]\\n dense( 10 )->relu }"), end="")
+        model m {
+            input x: [4]
+            dense(10) -> relu
+        }
+    """
+    source = (source_or_text if isinstance(source_or_text, Source)
+              else Source("<string>", source_or_text))
+    tree = parse_source(source)
+    out = format_module(tree, width, source)
+    check_equivalent(source, tree, out, width)
+    return out
+
+
+def comment_places(node) -> list[tuple[str, str]]:
+    """Every comment of a tree with its role, in a fixed order (the safety check)."""
+    if isinstance(node, tuple):
+        return [c for x in node for c in comment_places(x)]
+    if isinstance(node, S.Comments):
+        roles = [("leading", c) for c in node.leading]
+        return roles + [(r, c) for r, c in (("trailing", node.trailing),
+                                             ("closing", node.closing)) if c]
+    if not dataclasses.is_dataclass(node):
+        return []
+    found = []
+    for f in dataclasses.fields(node):
+        value = getattr(node, f.name)
+        if f.name in ("stage_comments", "dangling"):
+            found += [(f.name, c) for c in value if c]
+        else:
+            found += comment_places(value)
+    return found
+
+
+def _diff(a: str, b: str, name_a: str, name_b: str) -> str:
+    lines = difflib.unified_diff(a.splitlines(True), b.splitlines(True), name_a, name_b)
+    return "".join(x if x.endswith("\n") else x + "\n\\ No newline at end of file\n"
+                   for x in lines)
+
+
+def check_equivalent(source: Source, tree: S.Module, out: str, width: int) -> None:
+    """black ``--safe``: same tree, same comments in the same places, stable output."""
+    path, out_source = source.path, Source(source.path, out)
+    problem, again = None, out
+    try:
+        out_tree = parse_source(out_source)
+    except NnError as exc:
+        problem = "the output does not parse:\n" + render_all(exc.diagnostics,
+                                                              {path: out_source})
+    else:
+        if out_tree != tree:
+            problem = "the output parses to a different syntax tree"
+        elif comment_places(out_tree) != comment_places(tree):
+            problem = "a comment was lost or moved"
+        elif (again := format_module(out_tree, width, out_source)) != out:
+            problem = "the output is not stable under a second pass"
+    if problem:
+        raise FormatterBug(
+            f"{path}: {problem}\n--- source -> formatted:\n"
+            + _diff(source.text, out, f"{path} (source)", f"{path} (formatted)")
+            + "--- formatted -> formatted again:\n"
+            + _diff(out, again, f"{path} (formatted)", f"{path} (formatted twice)"))
+
+
+def run_fmt(files: list[Path], *, check: bool = False, diff: bool = False,
+            width: int = 88) -> int:
+    """``nnc fmt``: rewrite ``files`` in place, or only report (``check``, ``diff``).
+
+    Returns the exit code: 0 when nothing is left to do, 1 when a file would change
+    under ``check`` or has syntax errors, 3 on an internal formatter error. A file
+    with errors is reported on stderr and left untouched; the others are handled.
+    """
+    code = EXIT_OK
+    for path in map(Path, files):
+        try:
+            source = Source(str(path), path.read_bytes().decode("utf-8"))
+            out = format_source(source, width)
+        except (OSError, UnicodeDecodeError) as exc:
+            print(f"nnc: error: cannot read {path}: {exc}", file=sys.stderr)
+            code = max(code, EXIT_ERRORS)
+            continue
+        except NnError as exc:
+            print(render_all(exc.diagnostics, {source.path: source}), file=sys.stderr)
+            code = max(code, EXIT_ERRORS)
+            continue
+        except FormatterBug as exc:
+            print(f"nnc: internal error: cannot format {path} safely; it is left "
+                  f"unchanged.\nThis is a bug in nnc fmt, not in your file; please "
+                  f"report it.\n{exc}", file=sys.stderr)
+            code = EXIT_INTERNAL
+            continue
+        if out == source.text:
+            continue
+        if check or diff:
+            sys.stdout.write(_diff(source.text, out, f"a/{path}", f"b/{path}"))
+        if check:
+            print(f"would reformat {path}", file=sys.stderr)
+            code = max(code, EXIT_ERRORS)
+        elif not diff:
+            path.write_text(out, encoding="utf-8", newline="")
+            print(f"reformatted {path}", file=sys.stderr)
+    return code
