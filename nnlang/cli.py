@@ -155,12 +155,16 @@ def cmd_run(args) -> int:
             args.file, train=args.train, overrides=_overrides(args.set), epochs=args.epochs,
             seed=args.seed, out=args.out, resume=args.resume, verbose=0 if args.quiet else 1)
     except TrainingInterrupted as exc:
-        where = getattr(exc, "run_dir", None) or args.out or args.resume
-        print(f"\ninterrupted: checkpoint saved in {where}\n"
-              f"resume with: nnc run {args.file} --resume {where}", file=sys.stderr)
+        where = exc.run_dir or args.out or args.resume
+        print(f"\ninterrupted in epoch {exc.epoch} after step {exc.step}", file=sys.stderr)
+        if where:
+            print(f"checkpoint saved in {where}\n"
+                  f"resume with: nnc run {args.file} --resume {where}", file=sys.stderr)
         return 130
     except TrainingDiverged as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {exc.message} [diverged]\n  = help: {exc.hint}", file=sys.stderr)
+        if exc.checkpoint:
+            print(f"  = the last good checkpoint is kept in {exc.checkpoint}", file=sys.stderr)
         return EXIT_ERRORS
     print(f"run directory: {run_dir}")
     return EXIT_OK
