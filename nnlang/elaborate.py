@@ -132,13 +132,15 @@ class _Builder:
     def model(self, item: S.Model, env: ModuleEnv) -> Graph:
         self.graph = graph = Graph(item.name, span=item.span)
         scope = Scope(env)
+        errors_before = sum(d.is_error for d in self.diags)
         flow = self.body(item.body.stmts, None, scope, is_model=True)
         if not graph.outputs and isinstance(flow, int):
             graph.outputs["output"] = flow
         elif not graph.outputs and flow is not POISON and not self._has_errors(item):
             self.error("no-output", f"model '{item.name}' produces no output", item.span,
                        hint="end the model with a layer, or write 'output NAME = ...'")
-        self.warn_unused(scope, graph)
+        if sum(d.is_error for d in self.diags) == errors_before:
+            self.warn_unused(scope, graph)  # after an error, 'unused' is mostly a cascade
         return graph
 
     def _has_errors(self, item) -> bool:
@@ -523,7 +525,8 @@ class _Builder:
         elif outputs:
             parts = tuple(o[1] for o in outputs)
             result = POISON if POISON in parts else parts
-        self.warn_unused(inner, None)
+        if not any(d.is_error for d in self.diags):
+            self.warn_unused(inner, None)
         if as_name and isinstance(result, int):
             scope.layers.setdefault(as_name, result)
         return result

@@ -53,6 +53,7 @@ class Loader:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     _envs: dict[str, ModuleEnv] = field(default_factory=dict)
     _loading: list[str] = field(default_factory=list)
+    _via: list[Span | None] = field(default_factory=list)  # the import that loaded each
 
     def load(self, path: str | Path, overrides: Mapping[str, Any] | None = None,
              text: str | None = None) -> ModuleEnv | None:
@@ -67,6 +68,8 @@ class Loader:
             self.diagnostics.extend(exc.diagnostics)
             return None
         env = ModuleEnv(key, module)
+        if not self._via:
+            self._via.append(None)  # the root file was not imported by anything
         self._loading.append(key)
         try:
             self._fill(env, overrides or {})
@@ -80,14 +83,22 @@ class Loader:
         resolved = str(target)
         chain = [Path(p).resolve() for p in self._loading]
         if target.resolve() in chain:
-            names = " -> ".join(Path(p).name for p in self._loading[chain.index(
-                target.resolve()):]) + f" -> {target.name}"
-            raise fail("import-cycle", f"import cycle: {names}", item.span,
+            start = chain.index(target.resolve())
+            names = " -> ".join(Path(p).name for p in self._loading[start:]) + \
+                f" -> {target.name}"
+            # report it where the cycle starts: the import in the file that closes it
+            where = self._via[start + 1] if start + 1 < len(self._via) else item.span
+            raise fail("import-cycle", f"import cycle: {names}", where,
+                       notes=[f"closed by the import at {item.span}"],
                        hint="move what both files need into a third file")
         if not target.is_file():
             raise fail("import-not-found", f"cannot import '{item.path}': no such file "
                        f"(looked for {target})", item.span)
-        imported = self.load(resolved)
+        self._via.append(item.span)
+        try:
+            imported = self.load(resolved)
+        finally:
+            self._via.pop()
         if imported is None:
             raise fail("import-error", f"'{item.path}' has errors (reported above)",
                        item.span)
