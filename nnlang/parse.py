@@ -15,6 +15,7 @@ pieces live here:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from functools import cache
 from importlib import resources
@@ -151,9 +152,24 @@ def _unescape(quoted: str) -> str:
     return "".join(out)
 
 
-def _number(text: str) -> int | float:
-    clean = text.replace("_", "")
-    return float(clean) if any(c in clean for c in ".eE") else int(clean)
+MAX_ELSE_IF = 200  # an else-if chain nests in the tree; keep it far from the recursion limit
+
+
+class _Problem(Exception):
+    """A syntax problem found while building the tree (not by the LALR parser)."""
+
+    def __init__(self, code: str, message: str, token_or_meta, hint: str | None = None):
+        super().__init__(message)
+        self.code, self.message, self.where, self.hint = code, message, token_or_meta, hint
+
+
+def _number(token: Token) -> int | float:
+    clean = str(token).replace("_", "")
+    try:
+        return float(clean) if any(c in clean for c in ".eE") else int(clean)
+    except ValueError:  # Python refuses int literals of more than 4,300 digits
+        raise _Problem("syntax", f"number literal of {len(clean)} digits is too long",
+                       token) from None
 
 
 VALUE_TOKENS = frozenset({"NAME", "NUMBER", "STRING", "COMP_OP", "ADD_OP", "MUL_OP"})
@@ -313,6 +329,12 @@ class _ToSyntax(Transformer):
     @_rule
     def if_stmt(self, meta, kept, kinds):
         cond, then, *orelse = kept
+        depth, node = 0, orelse[0] if orelse else None
+        while isinstance(node, S.IfStmt) and depth <= MAX_ELSE_IF:
+            depth, node = depth + 1, node.orelse
+        if depth > MAX_ELSE_IF:
+            raise _Problem("syntax", f"else-if chain longer than {MAX_ELSE_IF}", meta,
+                           hint="choose among many options with a const and for/if blocks")
         return S.IfStmt(cond, then, orelse[0] if orelse else None, self._span(meta))
 
     @_rule
@@ -374,6 +396,9 @@ class _ToSyntax(Transformer):
     @_rule
     def attr(self, meta, kept, kinds):
         base, name = kept
+        if isinstance(base, S.Number):
+            raise _Problem("syntax", f"'{base.text}.{name}' is not a number", meta,
+                           hint=f"write digits after the point: {base.text}.0")
         return S.Attr(base, str(name), self._span(meta))
 
     @_rule
@@ -535,9 +560,30 @@ def _unexpected_token(exc: UnexpectedInput, source: Source, layout: _Layout) -> 
     if last is not None and last.type == "_ARROW" and tok.type in ("RBRACE", "$END"):
         return error("syntax", "a chain cannot end with '->'", span,
                      hint="add the next layer after '->', or remove the arrow")
+    before = source.text[tok.start_pos - 1] if tok.type != "$END" and tok.start_pos else ""
+    if str(tok) == ">" and before and before in "-=":
+        arrow = before + ">"
+        return error("syntax", f"unexpected '{arrow}'",
+                     Span(path, tok.line, tok.column - 1, tok.line, tok.column + 1),
+                     notes=_expected_note(expected),
+                     hint="did you mean '->'?" if arrow == "=>" else
+                     "one '->' between two stages")
+    if str(tok) == "//" and (last is None or last.end_line != tok.line or
+                             tok.type == "MUL_OP" and "NAME" not in expected):
+        return error("syntax", "unexpected '//'", span, notes=_expected_note(expected),
+                     hint="comments start with '#'")
+    if last is not None and last.type == "DOT" and layout.before_last is not None \
+            and layout.before_last.type == "NUMBER" and last.start_pos == \
+            layout.before_last.end_pos:
+        number = f"{layout.before_last}."
+        return error("syntax", f"'{number}' is not a number",
+                     _span_at(path, last.line, layout.before_last.column, len(number)),
+                     hint=f"write digits after the point: {number}0")
     if tok.type == "COLON" and "EQUAL" in expected:
+        in_call = any(o.type == "LPAR" for o in layout.stack)
         return error("syntax", "unexpected ':'", span, notes=_expected_note(expected),
-                     hint="settings and bindings are written 'name = value'")
+                     hint="keyword arguments are written name=value" if in_call else
+                     "settings and bindings are written 'name = value'")
     if tok.type == "EQUAL" and "COLON" in expected:
         return error("syntax", "unexpected '='", span, notes=_expected_note(expected),
                      hint="map entries are written 'key: value'")
@@ -558,6 +604,8 @@ def _unexpected_char(exc: UnexpectedCharacters, source: Source) -> Diagnostic:
         return error("syntax", "unterminated string",
                      Span(source.path, exc.line, exc.column, exc.line, exc.column + len(rest)),
                      hint='close the string with \'"\' on the same line')
+    if char == "→":
+        return error("syntax", "unexpected character '→'", span, hint="did you mean '->'?")
     if char == "'":
         return error("syntax", "unexpected character \"'\"", span,
                      hint='strings are written in double quotes: "like this"')
@@ -583,6 +631,12 @@ def _recover(text: str, exc: UnexpectedInput, layout: _Layout) -> str | None:
     """Blank out the statement that failed so the rest of the file can be checked."""
     if isinstance(exc, UnexpectedCharacters):
         pos = exc.pos_in_stream
+        if text[pos] == "→":  # read on as the arrow it was meant to be, same length
+            if text[pos + 1:pos + 2] == " ":
+                return text[:pos] + "->" + text[pos + 2:]
+            if pos and text[pos - 1] == " ":
+                return text[:pos - 1] + "->" + text[pos + 1:]
+            return text[:pos] + "->" + text[pos + 1:]
         if text[pos] != '"':
             return _blank(text, pos, pos + 1)
         end = text.find("\n", pos)  # an unterminated string: close it where it stands
@@ -616,6 +670,10 @@ def parse_source(source: Source) -> S.Module:
     """
     parser = _parser()
     text = source.text
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise NnError(error("syntax", "the file contains NUL bytes: is it a text file?",
+                            _span_at(source.path, line, 1)))
     diagnostics: list[Diagnostic] = []
     while len(diagnostics) < MAX_ERRORS:
         try:
@@ -626,8 +684,18 @@ def parse_source(source: Source) -> S.Module:
             diagnostics.append(error("syntax", f"brackets nested more than {MAX_NESTING} deep",
                                      span))
             break
+        except _Problem as exc:
+            where = exc.where
+            if isinstance(where, Token):
+                span = Span(source.path, where.line, where.column, where.end_line,
+                            where.end_column)
+            else:
+                span = Span(source.path, where.line, where.column, where.end_line,
+                            where.end_column) if not where.empty else None
+            diagnostics.append(error(exc.code, exc.message, span, hint=exc.hint))
+            break
         except UnexpectedCharacters as exc:
-            diagnostics.append(_unexpected_char(exc, source))
+            _add_char_error(diagnostics, _unexpected_char(exc, source))
             recovered = _recover(text, exc, parser.layout)
         except UnexpectedInput as exc:
             diagnostics.append(_unexpected_token(exc, source, parser.layout))
@@ -640,6 +708,21 @@ def parse_source(source: Source) -> S.Module:
             break
         text = recovered
     raise NnError(_dedupe(diagnostics))
+
+
+def _add_char_error(diagnostics: list[Diagnostic], diag: Diagnostic) -> None:
+    """A run of stray characters (``???``) is one error, not one per character."""
+    prev = diagnostics[-1] if diagnostics else None
+    if (prev is not None and prev.message.startswith("unexpected character")
+            and diag.message.startswith("unexpected character") and prev.span and diag.span
+            and prev.span.line == diag.span.line and prev.span.end_col == diag.span.col):
+        chars = prev.message.split("'", 1)[1].rsplit("'", 1)[0] + \
+            diag.message.split("'", 1)[1].rsplit("'", 1)[0]
+        diagnostics[-1] = dataclasses.replace(
+            prev, message=f"unexpected characters '{chars}'",
+            span=dataclasses.replace(prev.span, end_col=diag.span.end_col))
+        return
+    diagnostics.append(diag)
 
 
 def _dedupe(diags: list[Diagnostic]) -> list[Diagnostic]:

@@ -44,7 +44,12 @@ class Source:
     lines: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "lines", tuple(self.text.splitlines()))
+        # split only at \n, as lark counts lines (str.splitlines also splits at \f,
+        # \v, \x1c-\x1e, \x85, U+2028/9), so a quoted line matches its number
+        lines = self.text.split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
+        object.__setattr__(self, "lines", tuple(line.rstrip("\r") for line in lines))
 
     @classmethod
     def read(cls, path: str | Path) -> Source:

@@ -256,7 +256,8 @@ def _compound(children):
                       st.builds(S.MapEntry, st.text(max_size=5), children, st.just(True)))
     return st.one_of(
         st.builds(S.Call, names.map(S.Name) | children, args),
-        st.builds(S.Attr, children, names),
+        # `1.x` is refused by the parser (a number missing its digits), so not a number
+        st.builds(S.Attr, children.filter(lambda e: not isinstance(e, S.Number)), names),
         st.builds(S.ListExpr, tuples(0)),
         st.builds(S.MapExpr, st.lists(entry, max_size=3).map(tuple)),
         st.builds(S.TupleExpr, tuples(1)),

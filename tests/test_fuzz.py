@@ -273,18 +273,6 @@ def test_deep_nesting(text: str) -> None:
 
 # ---------------------------------------------------------------- fixed adversarial inputs
 
-ELSE_IF_BUG = pytest.mark.xfail(
-    raises=RecursionError,
-    strict=True,
-    reason="parser bug: comments._attach_node recurses once per 'else if', so a "
-    "chain of ~1000 else-if statements raises RecursionError",
-)
-BIG_INT_BUG = pytest.mark.xfail(
-    raises=Exception,
-    strict=True,
-    reason="parser bug: integer literals over 4300 digits raise ValueError in _number",
-)
-
 N = 100_000
 ADVERSARIAL = [
     pytest.param("(" * 10_000, id="parens-10k-open"),
@@ -311,7 +299,7 @@ ADVERSARIAL = [
     ),
     pytest.param("const a = 1" + "0" * 4_000 + "\n", id="number-4k-digits"),
     pytest.param(
-        "const a = 1" + "0" * N + "\n", id="number-100k-digits", marks=BIG_INT_BUG
+        "const a = 1" + "0" * N + "\n", id="number-100k-digits"
     ),
     pytest.param("const a = 1e99999\n", id="number-huge-exponent"),
     pytest.param("const a = " + " + ".join(["1"] * (N // 4)) + "\n", id="long-sum"),
@@ -325,7 +313,6 @@ ADVERSARIAL = [
     pytest.param(
         "model m {\n" + "if a { relu } else " * 3_000 + "{ relu }\n}\n",
         id="long-else-if-statement",
-        marks=ELSE_IF_BUG,
     ),
     pytest.param("$" * N, id="dollars"),
     pytest.param("'" * N, id="single-quotes"),
@@ -363,11 +350,6 @@ def test_crlf_and_tabs_parse_to_the_same_tree(valid_spec: str) -> None:
         assert parse_source(Source(valid_spec, variant)) == reference
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="source bug: Source.lines uses str.splitlines(), which also breaks at \\f, \\v, "
-    "\\x1c-\\x1e, \\x85, U+2028/9 and a lone \\r; lark counts only '\\n'",
-)
 def test_excerpt_shows_the_line_of_the_error() -> None:
     """The caret line quotes the line lark counted (form feeds are whitespace)."""
     text = "\x0c\nmodel m {\n    dense(16) relu\n}\n"
