@@ -228,21 +228,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", help=".nn files or directories")
     p.add_argument("--format", choices=["text", "json"], default="text")
     _add_set(p)
-    p.set_defaults(run=cmd_check)
+    p.set_defaults(handler=cmd_check)
 
     p = sub.add_parser("summary", help="layers, output shapes, parameters and FLOPs")
     p.add_argument("file")
     p.add_argument("--model", help="only this model")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     _add_set(p)
-    p.set_defaults(run=cmd_summary)
+    p.set_defaults(handler=cmd_summary)
 
     p = sub.add_parser("ir", help="print the elaborated graph")
     p.add_argument("file")
     p.add_argument("--model", help="only this model")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     _add_set(p)
-    p.set_defaults(run=cmd_ir)
+    p.set_defaults(handler=cmd_ir)
 
     p = sub.add_parser("run", help="train and evaluate a model from its train block")
     p.add_argument("file")
@@ -253,27 +253,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", metavar="DIR", help="continue an interrupted run")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     _add_set(p)
-    p.set_defaults(run=cmd_run)
+    p.set_defaults(handler=cmd_run)
 
     p = sub.add_parser("eval", help="score a trained run on its test split")
     p.add_argument("file")
     p.add_argument("--run", required=True, metavar="DIR", help="the run directory")
     p.add_argument("--split", choices=["train", "val", "test"], default="test")
-    p.set_defaults(run=cmd_eval)
+    p.set_defaults(handler=cmd_eval)
 
     p = sub.add_parser("predict", help="predictions of a trained run for new inputs")
     p.add_argument("file")
     p.add_argument("--run", required=True, metavar="DIR", help="the run directory")
     p.add_argument("input", help="a .npy, .npz or .csv file of examples")
     p.add_argument("--out", help="where to write the predictions (CSV)")
-    p.set_defaults(run=cmd_predict)
+    p.set_defaults(handler=cmd_predict)
 
     p = sub.add_parser("fmt", help="rewrite files in the canonical layout")
     p.add_argument("files", nargs="+", help=".nn files or directories")
     p.add_argument("--check", action="store_true", help="list files that would change; exit 1")
     p.add_argument("--diff", action="store_true", help="print a unified diff instead of writing")
     p.add_argument("--width", type=int, default=88, help="line width (default 88)")
-    p.set_defaults(run=cmd_fmt)
+    p.set_defaults(handler=cmd_fmt)
     return parser
 
 
@@ -282,7 +282,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         load_plugins(args.plugin)
-        return args.run(args)
+        return args.handler(args)
     except _Usage as exc:
         return _usage_error(str(exc))
     except NnError as exc:  # a user mistake that escaped a command's own reporting
