@@ -3,7 +3,8 @@
 * ``tests/cases/fmt/<name>.nn`` are golden cases in black's format: an optional
   first line ``# flags: --width=40``, the input, a line ``# output``, and the
   exact expected output. ``pytest --update-goldens`` rewrites the expected part.
-* Every `.nn` under specs/, examples/ and tests/cases/fmt/ round-trips at widths
+* Every `.nn` under specs/, examples/, tests/cases/fmt/ and tests/cases/layout/
+  (deliberately non-canonical layouts: comments inside calls, trailing '->') round-trips at widths
   1, 40 and 88 (black's trick: width 1 breaks everything that can break).
 * Hypothesis builds random syntax trees and checks print -> parse -> equal.
 """
@@ -148,7 +149,7 @@ def _walk(node):
 
 def _corpus() -> list:
     paths = sorted({*ROOT.glob("specs/**/*.nn"), *ROOT.glob("examples/**/*.nn"),
-                    *CASES.glob("*.nn")})
+                    *CASES.glob("*.nn"), *ROOT.glob("tests/cases/layout/*.nn")})
     params = []
     for path in paths:
         if "invalid" in path.relative_to(ROOT).parts:
