@@ -34,6 +34,8 @@ Plugins add entries with :func:`register_layer`; ``lookup(name)`` finds one.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from nnlang.layers import (
     activations,
     augment,
@@ -82,9 +84,11 @@ GROUPS = (
     "augmentation",
 )
 
+from nnlang.layers.flaxops import LOWERINGS  # noqa: E402  (JAX-free until called)
+
 for _family in (core, activations, conv, pooling, norm, sequence, merge, augment):
     for _spec in _family.SPECS:
-        register_builtin(_spec)
+        register_builtin(_spec if _spec.lower else replace(_spec, lower=LOWERINGS[_spec.name]))
 del _family, _spec
 
 __all__ = [
