@@ -198,6 +198,17 @@ def cmd_fmt(args) -> int:
     return run_fmt(files, check=args.check, diff=args.diff, width=args.width)
 
 
+def _sources_of(diags) -> dict:
+    """The files the diagnostics point into, read again for their excerpts."""
+    from nnlang.source import Source
+
+    sources = {}
+    for d in diags:
+        if d.span and d.span.path not in sources and Path(d.span.path).is_file():
+            sources[d.span.path] = Source.read(d.span.path)
+    return sources
+
+
 def load_plugins(paths: Sequence[str]) -> None:
     """Run each plugin file once; it registers layers with nnlang.register_layer."""
     import runpy
@@ -285,8 +296,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.handler(args)
     except _Usage as exc:
         return _usage_error(str(exc))
-    except NnError as exc:  # a user mistake that escaped a command's own reporting
-        print(render_all(exc.diagnostics), file=sys.stderr)
+    except NnError as exc:  # a user mistake found past the front end (data, config)
+        print(render_all(exc.diagnostics, _sources_of(exc.diagnostics)), file=sys.stderr)
         return EXIT_ERRORS
     except KeyboardInterrupt:
         print("nnc: interrupted", file=sys.stderr)

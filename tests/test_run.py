@@ -1,0 +1,157 @@
+"""``nnc run``, ``eval``, ``predict`` and the Python API, end to end on small runs.
+
+Each test trains for a few epochs on the bundled digits (seconds on a CPU) and
+asserts real behaviour: files written, the model beats chance clearly, the
+same seed gives the same metrics, a resumed run equals an uninterrupted one,
+a diverging run stops with a message, bad data is a located error.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.jax
+
+MLP = """\
+model mlp {
+    input pixels: [64]
+    dense(32, act=relu)
+    dropout(0.1)
+    dense(10, act=softmax)
+}
+
+train mlp {
+    data = digits(split=[0.7, 0.15, 0.15])
+    batch = 64
+    epochs = 4
+    loss = cross_entropy
+    optimizer = adam(lr=3e-3)
+    metrics = [accuracy]
+    seed = 0
+}
+"""
+
+
+def nnc(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "nnlang.cli", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture
+def mlp_file(tmp_path: Path) -> Path:
+    path = tmp_path / "mlp.nn"
+    path.write_text(MLP)
+    return path
+
+
+def rows(run_dir: Path) -> list[dict]:
+    return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_run_writes_the_run_directory_and_beats_chance(mlp_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    run = nnc("run", str(mlp_file), "--out", str(out), "--quiet")
+    assert run.returncode == 0, run.stderr
+    for name in ("mlp.nn", "summary.json", "metrics.jsonl", "metrics.json", "curves.png",
+                 "run.json"):
+        assert (out / name).is_file(), name
+    assert len(rows(out)) == 4
+    test = json.loads((out / "metrics.json").read_text())
+    assert test["accuracy"] > 0.85  # chance is 0.1
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["total_params"] == 64 * 32 + 32 + 32 * 10 + 10
+
+
+def test_same_seed_same_metrics(mlp_file: Path, tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    for out in (a, b):
+        assert nnc("run", str(mlp_file), "--out", str(out), "--quiet", "--epochs", "2"
+                   ).returncode == 0
+    strip = lambda r: {k: v for k, v in r.items() if k not in ("time", "samples_per_s")}  # noqa: E731
+    assert [strip(r) for r in rows(a)] == [strip(r) for r in rows(b)]
+    assert json.loads((a / "metrics.json").read_text()) == json.loads(
+        (b / "metrics.json").read_text())
+
+
+def test_resume_continues_as_if_never_stopped(mlp_file: Path, tmp_path: Path) -> None:
+    straight, stopped = tmp_path / "straight", tmp_path / "stopped"
+    assert nnc("run", str(mlp_file), "--out", str(straight), "--quiet").returncode == 0
+    assert nnc("run", str(mlp_file), "--out", str(stopped), "--quiet", "--epochs", "2"
+               ).returncode == 0
+    run = nnc("run", str(mlp_file), "--resume", str(stopped), "--quiet", "--epochs", "4")
+    assert run.returncode == 0, run.stderr
+    assert [r["loss"] for r in rows(stopped)] == [r["loss"] for r in rows(straight)]
+    assert json.loads((stopped / "metrics.json").read_text()) == json.loads(
+        (straight / "metrics.json").read_text())
+
+
+def test_diverging_run_stops_with_epoch_and_step(mlp_file: Path, tmp_path: Path) -> None:
+    run = nnc("run", str(mlp_file), "--out", str(tmp_path / "nan"), "--quiet",
+              "--set", "optimizer=sgd(lr=1e30)")
+    assert run.returncode == 1
+    assert "epoch 1" in run.stderr and "step" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_missing_data_file_is_a_located_error(tmp_path: Path) -> None:
+    src = tmp_path / "table.nn"
+    src.write_text(MLP.replace("digits(split=[0.7, 0.15, 0.15])",
+                               'csv("missing.csv", target=label)'))
+    run = nnc("run", str(src), "--quiet")
+    assert run.returncode == 1
+    assert f"{src}:9:5: error:" in run.stderr and "missing.csv" in run.stderr
+    assert "data = csv(" in run.stderr  # the source line is quoted
+    assert "Traceback" not in run.stderr
+
+
+def test_data_that_does_not_fit_the_input_is_a_located_error(tmp_path: Path) -> None:
+    src = tmp_path / "wrong.nn"
+    src.write_text(MLP.replace("input pixels: [64]", "input pixels: [60]"))
+    run = nnc("run", str(src), "--quiet")
+    assert run.returncode == 1
+    assert f"{src}:2:5: error: input 'pixels' is declared [60]" in run.stderr
+    assert "[data-mismatch]" in run.stderr
+
+
+def test_eval_and_predict_use_the_trained_run(mlp_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    assert nnc("run", str(mlp_file), "--out", str(out), "--quiet").returncode == 0
+    run = nnc("eval", str(mlp_file), "--run", str(out))
+    assert run.returncode == 0, run.stderr
+    trained = json.loads((out / "metrics.json").read_text())
+    assert f"{trained['accuracy']:.4f}" in run.stdout
+
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    np.save(tmp_path / "x.npy", digits.data[:200].astype(np.float32))
+    run = nnc("predict", str(mlp_file), "--run", str(out), str(tmp_path / "x.npy"))
+    assert run.returncode == 0, run.stderr
+    table = np.loadtxt(out / "predictions.csv", delimiter=",", skiprows=1)
+    assert table.shape == (200, 11)  # the class, then 10 probabilities
+    assert np.allclose(table[:, 1:].sum(1), 1, atol=1e-3)
+    assert (table[:, 0] == digits.target[:200]).mean() > 0.85
+
+
+def test_python_api_init_apply_fit_predict(mlp_file: Path) -> None:
+    import jax
+
+    import nnlang
+
+    model = nnlang.load(mlp_file).model("mlp")
+    variables = model.init(jax.random.key(0), batch=2)
+    assert set(variables["params"]) == {"dense_0", "dense_1"}
+    assert variables["params"]["dense_0"]["kernel"].shape == (64, 32)
+    outputs, _ = model.apply(variables, np.zeros((2, 64), np.float32))
+    assert outputs["output"].shape == (2, 10)
+    history = model.fit(epochs=3)
+    assert history.test["accuracy"] > 0.7  # chance is 0.1
+    probs = model.predict(inputs=np.zeros((3, 64), np.float32))["output"]
+    assert np.allclose(np.asarray(probs).sum(-1), 1, atol=1e-5)
