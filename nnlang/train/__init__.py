@@ -1,0 +1,65 @@
+"""Training: the train block's settings, losses, metrics, optimisers and the loop.
+
+Importing this package (or :mod:`nnlang.train.config` and
+:mod:`nnlang.train.registry`) does not import JAX, so ``nnc check`` can
+validate train blocks. :func:`fit` and the rest load JAX on first use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from nnlang.train.config import (
+    SETTING_KEYS,
+    CheckpointPolicy,
+    EarlyStop,
+    Option,
+    TrainConfig,
+    TrainConfigError,
+    parse_train_settings,
+)
+
+_LAZY = {
+    "fit": "nnlang.train.loop",
+    "evaluate": "nnlang.train.loop",
+    "predict": "nnlang.train.loop",
+    "History": "nnlang.train.loop",
+    "Callback": "nnlang.train.loop",
+    "TrainableModel": "nnlang.train.loop",
+    "TrainingInterrupted": "nnlang.train.loop",
+    "TrainingDiverged": "nnlang.train.loop",
+    "LinenModel": "nnlang.train.model",
+}
+
+if TYPE_CHECKING:  # pragma: no cover
+    from nnlang.train.loop import (  # noqa: F401
+        Callback,
+        History,
+        TrainableModel,
+        TrainingDiverged,
+        TrainingInterrupted,
+        evaluate,
+        fit,
+        predict,
+    )
+    from nnlang.train.model import LinenModel  # noqa: F401
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'nnlang.train' has no attribute '{name}'")
+
+
+__all__ = [
+    "SETTING_KEYS",
+    "CheckpointPolicy",
+    "EarlyStop",
+    "Option",
+    "TrainConfig",
+    "TrainConfigError",
+    "parse_train_settings",
+    *_LAZY,
+]

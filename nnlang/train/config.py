@@ -1,0 +1,407 @@
+"""A train block's settings, validated: :class:`TrainConfig`.
+
+:func:`parse_train_settings` takes the evaluated settings of a `.nn` ``train``
+block (bare words arrive as :class:`~nnlang.values.Word`, calls as
+:class:`~nnlang.values.CallValue`) and returns a frozen :class:`TrainConfig`,
+or raises :class:`TrainConfigError` naming the setting at fault so the caller
+can put the caret on it. This module imports no JAX: ``nnc check`` uses it.
+
+Examples:
+    >>> from nnlang.values import CallValue, Word
+    >>> cfg = parse_train_settings(
+    ...     {"optimizer": CallValue("sgd", (0.1,)), "loss": Word("mse")},
+    ...     outputs=["y"])
+    >>> cfg.optimizer
+    sgd(lr=0.1, momentum=0.0, nesterov=false)
+    >>> cfg.batch, cfg.epochs, cfg.loss
+    (32, 10, {'y': mse})
+    >>> parse_train_settings({"epoch": 3}, outputs=["y"])
+    Traceback (most recent call last):
+    ...
+    nnlang.train.config.TrainConfigError: unknown train setting 'epoch' (did you mean 'epochs'?)
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from nnlang.diagnostics import did_you_mean
+from nnlang.train.binding import (
+    Option,
+    TrainConfigError,
+    bind_option,
+    check_integer,
+    check_number,
+)
+from nnlang.train.registry import (
+    CHECKPOINT,
+    EARLY_STOP,
+    LOSSES,
+    METRICS,
+    NONNEGATIVE,
+    OPTIMIZERS,
+    POSITIVE,
+    SCHEDULES,
+    Entry,
+)
+from nnlang.values import CallValue, Word, format_value
+
+SETTING_KEYS: tuple[str, ...] = (
+    "data",
+    "batch",
+    "epochs",
+    "seed",
+    "loss",
+    "loss_weights",
+    "optimizer",
+    "schedule",
+    "clip",
+    "weight_decay",
+    "metrics",
+    "early_stop",
+    "checkpoint",
+    "precision",
+    "fuse_epochs",
+    "freeze",
+    "init_from",
+)
+"""Every setting a ``train`` block accepts, in documentation order."""
+
+PRECISIONS = ("f32", "bf16", "mixed")
+DEFAULT_METRICS = {
+    "classification": ("accuracy",),
+    "binary": ("accuracy",),
+    "regression": ("mae",),
+    "sequence": (),
+}
+DEFAULT_LOSSES = {
+    "classification": "cross_entropy",
+    "binary": "binary_cross_entropy",
+    "regression": "mse",
+    "sequence": "cross_entropy",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class EarlyStop:
+    """``early_stop(monitor, patience, restore_best, min_delta)``; ``mode`` from the name."""
+
+    monitor: str = "val_loss"
+    patience: int = 5
+    restore_best: bool = True
+    min_delta: float = 0.0
+    mode: Literal["min", "max"] = "min"
+
+
+@dataclass(frozen=True, slots=True)
+class CheckpointPolicy:
+    """``checkpoint(every, keep)``: save every ``every`` epochs, keep the last ``keep``."""
+
+    every: int = 1
+    keep: int = 3
+
+
+@dataclass(frozen=True, slots=True)
+class TrainConfig:
+    """Everything the trainer needs from a ``train`` block, validated.
+
+    Attributes:
+        data: the data source as written (a ``Word`` or ``CallValue``), or None.
+        batch: examples per step (the last partial batch is padded and masked).
+        epochs: passes over the training split.
+        seed: seeds initialisation, shuffling and dropout.
+        loss: loss per output name; ``None`` picks one from the data's task
+            (see :func:`default_loss`).
+        loss_weights: weight per output (missing outputs weigh 1).
+        optimizer: an entry of ``OPTIMIZERS`` with its parameters.
+        schedule: an entry of ``SCHEDULES`` with its parameters.
+        clip: global-norm gradient clipping, or None.
+        weight_decay: decoupled weight decay (0 for none).
+        metrics: metrics per output name; ``None`` picks them from the task.
+        early_stop: stop on a plateau, or None.
+        checkpoint: how often to save and how many to keep, or None for never.
+        precision: ``"f32"``, ``"bf16"`` or ``"mixed"``.
+        fuse_epochs: ``"auto"`` (measure), ``True`` or ``False``.
+        freeze: layer paths (``"conv_bn_1/conv_0"``) whose parameters stay fixed.
+        init_from: a run directory whose weights initialise the model.
+        outputs: the model's output names, in order.
+    """
+
+    data: Any = None
+    batch: int = 32
+    epochs: int = 10
+    seed: int = 0
+    loss: Mapping[str, Option] | None = None
+    loss_weights: Mapping[str, float] = field(default_factory=dict)
+    optimizer: Option = Option(
+        "adam", {"lr": 1e-3, "b1": 0.9, "b2": 0.999, "eps": 1e-7}
+    )
+    schedule: Option = Option("constant")
+    clip: float | None = None
+    weight_decay: float = 0.0
+    metrics: Mapping[str, tuple[Option, ...]] | None = None
+    early_stop: EarlyStop | None = None
+    checkpoint: CheckpointPolicy | None = CheckpointPolicy()
+    precision: Literal["f32", "bf16", "mixed"] = "f32"
+    fuse_epochs: bool | Literal["auto"] = "auto"
+    freeze: tuple[str, ...] = ()
+    init_from: str | None = None
+    outputs: tuple[str, ...] = ("output",)
+
+
+def metric_name(option: Option) -> str:
+    """The history key of a metric: ``accuracy``, ``top_5``."""
+    return f"top_{option['k']}" if option.name == "top_k" else option.name
+
+
+def default_loss(task: str) -> Option:
+    """The loss used when a train block names none, by the data's task."""
+    return Option(DEFAULT_LOSSES.get(task, "mse"), {})
+
+
+def default_metrics(task: str) -> tuple[Option, ...]:
+    """The metrics used when a train block names none, by the data's task."""
+    return tuple(
+        bind_option(Word(m), METRICS, "metric", "metrics")
+        for m in DEFAULT_METRICS.get(task, ())
+    )
+
+
+def monitor_mode(monitor: str) -> Literal["min", "max"]:
+    """Whether a lower (``min``) or higher (``max``) value of ``monitor`` is better."""
+    base = monitor.removeprefix("val_")
+    if base.endswith("loss"):
+        return "min"
+    if re.search(r"(^|_)top_\d+$", base):
+        return "max"
+    for name, entry in METRICS.items():
+        if base == name or base.endswith("_" + name):
+            return "max" if entry.higher_is_better else "min"
+    return "min"
+
+
+def history_keys(
+    outputs: tuple[str, ...], metrics: Mapping[str, tuple[Option, ...]]
+) -> list[str]:
+    """The names logged per epoch for the training split (``val_`` adds the rest)."""
+    single = len(outputs) == 1
+    keys = ["loss"] + ([] if single else [f"{o}_loss" for o in outputs])
+    for out, options in metrics.items():
+        keys += [
+            metric_name(m) if single else f"{out}_{metric_name(m)}" for m in options
+        ]
+    return keys
+
+
+# ---------------------------------------------------------------- parsing
+
+
+def parse_train_settings(
+    settings: Mapping[str, Any], *, outputs: list[str]
+) -> TrainConfig:
+    """Validate a train block's evaluated settings into a :class:`TrainConfig`.
+
+    Args:
+        settings: setting name to value, as evaluated from the `.nn` file.
+        outputs: the trained model's output names (for per-output losses).
+
+    Returns:
+        The validated configuration; unspecified settings take their defaults.
+
+    Raises:
+        TrainConfigError: the first bad setting, with ``key`` naming it.
+    """
+    outs = tuple(outputs) or ("output",)
+    for key in settings:
+        if key not in SETTING_KEYS:
+            raise TrainConfigError(
+                f"unknown train setting '{key}'", key, did_you_mean(key, SETTING_KEYS)
+            )
+    s = dict(settings)
+    kw: dict[str, Any] = {"outputs": outs, "data": s.get("data")}
+    for key, lo in (("batch", 1), ("epochs", 1), ("seed", None)):
+        if key in s:
+            kw[key] = check_integer(s[key], key, lo)
+    if "loss" in s:
+        kw["loss"] = _per_output(s["loss"], outs, "loss", LOSSES, "loss")
+    if "loss_weights" in s:
+        kw["loss_weights"] = _loss_weights(s["loss_weights"], outs)
+    optimizer = bind_option(
+        s.get("optimizer", Word("adam")), OPTIMIZERS, "optimizer", "optimizer"
+    )
+    kw["optimizer"] = optimizer
+    if "schedule" in s:
+        kw["schedule"] = bind_option(s["schedule"], SCHEDULES, "schedule", "schedule")
+    if s.get("clip") is not None:
+        kw["clip"] = check_number(s["clip"], "clip", POSITIVE)
+    if "weight_decay" in s:
+        kw["weight_decay"] = check_number(
+            s["weight_decay"], "weight_decay", NONNEGATIVE
+        )
+    if "metrics" in s:
+        kw["metrics"] = _metrics(s["metrics"], outs)
+    if "early_stop" in s:
+        kw["early_stop"] = _early_stop(s["early_stop"], outs, kw.get("metrics"))
+    if "checkpoint" in s:
+        kw["checkpoint"] = _checkpoint(s["checkpoint"])
+    if "precision" in s:
+        kw["precision"] = _choice(s["precision"], "precision", PRECISIONS)
+    if "fuse_epochs" in s:
+        kw["fuse_epochs"] = _fuse(s["fuse_epochs"])
+    if "freeze" in s:
+        kw["freeze"] = _names(s["freeze"], "freeze")
+    if s.get("init_from") is not None:
+        path = s["init_from"]
+        if not isinstance(path, str) or isinstance(path, Word) or not path:
+            raise TrainConfigError(
+                f"init_from must be a path in double quotes, got {format_value(path)}",
+                "init_from",
+            )
+        kw["init_from"] = path
+    if optimizer.name == "lbfgs":
+        for key in ("clip", "weight_decay"):
+            if kw.get(key):
+                raise TrainConfigError(
+                    f"{key} does not combine with lbfgs",
+                    key,
+                    "use l2= on the layers to regularise instead",
+                )
+    return TrainConfig(**kw)
+
+
+def _per_output(
+    value: Any,
+    outs: tuple[str, ...],
+    key: str,
+    registry: Mapping[str, Entry],
+    what: str,
+) -> dict[str, Option]:
+    if not isinstance(value, dict):
+        option = bind_option(value, registry, what, key)
+        return dict.fromkeys(outs, option)
+    _check_outputs(value, outs, key)
+    missing = [o for o in outs if o not in value]
+    if missing:
+        raise TrainConfigError(
+            f"{key} gives no {what} for output '{missing[0]}'",
+            key,
+            f"add '{missing[0]}: ...' or give one {what} for all outputs",
+        )
+    return {o: bind_option(value[o], registry, what, key) for o in outs}
+
+
+def _check_outputs(value: dict, outs: tuple[str, ...], key: str) -> None:
+    for name in value:
+        if name not in outs:
+            hint = did_you_mean(str(name), outs) or f"outputs are: {', '.join(outs)}"
+            raise TrainConfigError(f"{key} names unknown output '{name}'", key, hint)
+
+
+def _loss_weights(value: Any, outs: tuple[str, ...]) -> dict[str, float]:
+    if not isinstance(value, dict):
+        raise TrainConfigError(
+            f"loss_weights must be a map {{output: weight}}, got {format_value(value)}",
+            "loss_weights",
+        )
+    _check_outputs(value, outs, "loss_weights")
+    return {
+        str(k): check_number(
+            v, f"loss_weights: weight of '{k}'", NONNEGATIVE, key="loss_weights"
+        )
+        for k, v in value.items()
+    }
+
+
+def _metric_list(value: Any) -> tuple[Option, ...]:
+    items = value if isinstance(value, list | tuple) else [value]
+    options = tuple(bind_option(v, METRICS, "metric", "metrics") for v in items)
+    names = [metric_name(o) for o in options]
+    for name in names:
+        if names.count(name) > 1:
+            raise TrainConfigError(f"metrics lists '{name}' twice", "metrics")
+    return options
+
+
+def _metrics(value: Any, outs: tuple[str, ...]) -> dict[str, tuple[Option, ...]]:
+    if isinstance(value, dict):
+        _check_outputs(value, outs, "metrics")
+        return {o: _metric_list(value[o]) if o in value else () for o in outs}
+    if not isinstance(value, list | tuple | str | CallValue):
+        raise TrainConfigError(
+            "metrics must be a list such as [accuracy, top_k(5)], got "
+            f"{format_value(value)}",
+            "metrics",
+        )
+    return dict.fromkeys(outs, _metric_list(value))
+
+
+def _early_stop(
+    value: Any, outs: tuple[str, ...], metrics: Mapping[str, tuple[Option, ...]] | None
+) -> EarlyStop | None:
+    if value is False:
+        return None
+    if value is True:
+        value = Word("early_stop")
+    option = bind_option(value, {"early_stop": EARLY_STOP}, "setting", "early_stop")
+    if metrics is None:
+        metrics = {o: tuple(Option(m, {}) for m in ("accuracy", "mae")) for o in outs}
+    train_keys = history_keys(outs, metrics)
+    known = train_keys + ["val_" + k for k in train_keys]
+    monitor = option["monitor"]
+    if monitor not in known:
+        raise TrainConfigError(
+            f"early_stop(): unknown monitor '{monitor}'",
+            "early_stop",
+            did_you_mean(monitor, known) or f"monitor one of: {', '.join(known)}",
+        )
+    return EarlyStop(
+        monitor,
+        option["patience"],
+        option["restore_best"],
+        option["min_delta"],
+        monitor_mode(monitor),
+    )
+
+
+def _checkpoint(value: Any) -> CheckpointPolicy | None:
+    if value is False:
+        return None
+    if value is True:
+        value = Word("checkpoint")
+    option = bind_option(value, {"checkpoint": CHECKPOINT}, "setting", "checkpoint")
+    return CheckpointPolicy(option["every"], option["keep"])
+
+
+def _choice(value: Any, key: str, choices: tuple[str, ...]) -> Any:
+    if isinstance(value, str) and str(value) in choices:
+        return str(value)
+    shown = format_value(value)
+    raise TrainConfigError(
+        f"{key} must be one of {', '.join(choices)}, got {shown}",
+        key,
+        did_you_mean(str(value), choices) if isinstance(value, str) else None,
+    )
+
+
+def _fuse(value: Any) -> bool | Literal["auto"]:
+    if isinstance(value, bool) or value == "auto":
+        return value if isinstance(value, bool) else "auto"
+    raise TrainConfigError(
+        f"fuse_epochs must be auto, true or false, got {format_value(value)}",
+        "fuse_epochs",
+    )
+
+
+def _names(value: Any, key: str) -> tuple[str, ...]:
+    items = value if isinstance(value, list | tuple) else [value]
+    for item in items:
+        if not isinstance(item, str) or not item.strip("/"):
+            raise TrainConfigError(
+                f"{key} must be a list of layer names, got {format_value(value)}",
+                key,
+                'write paths in quotes: ["conv_bn_1/conv_0"]',
+            )
+    return tuple(str(item).strip("/") for item in items)

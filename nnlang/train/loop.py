@@ -1,0 +1,439 @@
+"""The training loop: :func:`fit`, plus :func:`evaluate` and :func:`predict`.
+
+One epoch is either one call of the fused epoch (``lax.while_loop`` over the
+step) or a Python loop of the jitted step; both donate the carried state and
+accumulate the loss and metric sums on the device, so the host reads values
+once per epoch (and a progress bar a few times a second). See
+:mod:`nnlang.train.step` for the step and :mod:`nnlang.train.fusion` for the
+choice between the two.
+
+Once per epoch the loop checks the loss sums for NaN/inf (naming the first
+bad step, recorded on the device), scores the validation split, updates
+early stopping and ``reduce_on_plateau``, writes a row and, every
+``checkpoint.every`` epochs, a checkpoint. Ctrl-C saves one and raises
+:class:`TrainingInterrupted`; ``fit(..., resume=run_dir)`` continues bit for
+bit, mid-epoch included.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from nnlang.train import checkpoint as ckpt_io
+from nnlang.train import fusion, rundir
+from nnlang.train.config import TrainConfig
+from nnlang.train.history import (
+    Callback,
+    EarlyStopper,
+    History,
+    RunInfo,
+    TrainingDiverged,
+    TrainingInterrupted,
+)
+from nnlang.train.model import TrainableModel
+from nnlang.train.optim import lr_at
+from nnlang.train.setup import Evaluator, Setup, build_setup, split_arrays
+from nnlang.train.step import Carry, epoch_order, fresh_carry, summarize
+
+__all__ = [
+    "Callback",
+    "History",
+    "enable_compilation_cache",
+    "TrainableModel",
+    "TrainingDiverged",
+    "TrainingInterrupted",
+    "evaluate",
+    "fit",
+    "predict",
+]
+
+_order = jax.jit(epoch_order, static_argnums=(2, 3, 4))
+
+
+def fit(
+    model: TrainableModel,
+    data: Any,
+    config: TrainConfig,
+    *,
+    callbacks: Sequence[Callback] = (),
+    verbose: int = 1,
+    out_dir: str | Path | None = None,
+    resume: str | Path | None = None,
+    variables: Mapping[str, Any] | None = None,
+) -> History:
+    """Train ``model`` on ``data`` as ``config`` says.
+
+    Args:
+        model: a :class:`TrainableModel` (the compiled `.nn` model).
+        data: a ``nnlang.data.Dataset`` (``train``/``val``/``test`` splits).
+        config: the validated train block.
+        callbacks: extra :class:`Callback` objects.
+        verbose: 0 silent, 1 progress bar and rows, 2 rows only.
+        out_dir: the run directory for checkpoints, ``metrics.jsonl``,
+            ``metrics.json``, ``curves.png`` and ``variables``; None writes
+            nothing.
+        resume: a run directory to continue from its newest checkpoint (the
+            same model and train settings; ``epochs`` may grow). ``out_dir``
+            defaults to it.
+        variables: initial variables instead of ``model.init``.
+
+    Returns:
+        The :class:`History`, with the trained variables and test metrics.
+
+    Raises:
+        TrainingDiverged: the loss became NaN or infinite.
+        TrainingInterrupted: Ctrl-C; a checkpoint was saved when ``out_dir`` is set.
+        TrainConfigError: a setting that only the model can refute (``freeze``).
+    """
+    run_dir = Path(out_dir or resume) if (out_dir or resume) else None
+    setup = build_setup(model, data, config, variables)
+    progress = rundir.Progress(verbose)
+    if setup.note:
+        progress.note(setup.note)
+    cbs = [progress, *callbacks]
+    history = History(run_dir=run_dir)
+    stopper = EarlyStopper(setup.early_stop) if setup.early_stop else None
+    carry = fresh_carry(setup.state, setup.zero_sums)
+    best: Any = None
+    epoch, fused, note = 0, None, ""
+    ckpt = None
+    if run_dir is not None and (config.checkpoint or resume):
+        keep = config.checkpoint.keep if config.checkpoint else 3
+        ckpt = ckpt_io.Checkpointer(run_dir, keep=keep)
+    if resume is not None:
+        if ckpt is None or ckpt.latest() is None:
+            raise FileNotFoundError(f"no checkpoint to resume in {resume}")
+        target = {"carry": carry, "best": _best_template(setup, stopper)}
+        tree, meta = ckpt.restore(target)
+        carry, best = tree["carry"], tree["best"] or None
+        epoch, fused, note = meta["epoch"], meta["fused"], "resumed"
+        history.rows = [dict(r) for r in meta["history"]]
+        if stopper and meta.get("stopper"):
+            stopper.load_json(meta["stopper"])
+        if run_dir is not None:
+            rundir.write_rows(run_dir, history.rows)
+    steps, batch = setup.steps, setup.batch
+    if fused is None:
+        key = fusion.cache_key(
+            model, setup.state.params, batch, (config.optimizer.name, config.precision)
+        )
+        order = _order(setup.shuffle_key, 0, setup.n_train, steps * batch, True)
+        fused, note = fusion.choose(
+            config.fuse_epochs, key, setup.fns, carry, setup.train, order, steps
+        )
+    progress.note(f"epochs: {'fused' if fused else 'per-step'} ({note})")
+    evaluators = {name: Evaluator(setup, split) for name, split in setup.evals.items()}
+    history.fused = bool(fused)
+    info = RunInfo(
+        config.epochs,
+        epoch,
+        steps,
+        setup.n_train,
+        batch,
+        bool(fused),
+        note,
+        tuple(setup.keys),
+    )
+    meta = lambda: {  # noqa: E731
+        "epoch": epoch,
+        "fused": bool(fused),
+        "history": history.rows,
+        "stopper": stopper.to_json() if stopper else None,
+        "steps": steps,
+    }
+
+    def save(tree_carry: Carry, pos: int) -> Path | None:
+        if ckpt is None:
+            return None
+        tree = {"carry": tree_carry, "best": best if best is not None else {}}
+        return ckpt.save(epoch * steps + pos, tree, meta())
+
+    def peek() -> dict[str, float]:
+        return summarize(carry.sums, setup.metrics)
+
+    stop = False
+    try:
+        for cb in cbs:
+            cb.on_train_begin(info)
+        while epoch < config.epochs and not stop:
+            e1 = epoch + 1
+            for cb in cbs:
+                cb.on_epoch_begin(e1)
+            start = time.perf_counter()
+            order = _order(setup.shuffle_key, epoch, setup.n_train, steps * batch, True)
+            if fused:
+                carry = setup.fns.epoch(carry, setup.train, order, jnp.int32(steps))
+            else:
+                for i in range(int(carry.pos), steps):
+                    carry = setup.fns.step(carry, setup.train, order)
+                    for cb in cbs:
+                        cb.on_step_end(e1, i + 1, peek)
+            logs = summarize(carry.sums, setup.metrics)
+            bad = int(carry.bad)
+            if bad >= 0 or not math.isfinite(logs["loss"]):
+                raise _diverged(e1, bad, steps, ckpt, history)
+            elapsed = time.perf_counter() - start
+            state = carry.state
+            for name, evaluator in evaluators.items():
+                if name == "val":
+                    logs.update(evaluator(state.params, state.model_state, "val_"))
+            plateau = state.plateau
+            if setup.plateau_tx is not None:
+                monitor = logs.get("val_loss", logs["loss"])
+                plateau = setup.plateau_step(plateau, jnp.float32(monitor))
+            row = {
+                "epoch": e1,
+                **logs,
+                "lr": lr_at(setup.schedule, (epoch + 1) * steps - 1, state.plateau),
+                "time": elapsed,
+                "samples_per_s": setup.n_train / max(elapsed, 1e-9),
+            }
+            new_best = best
+            if stopper is not None:
+                before = stopper.best_epoch
+                stop = stopper.update(e1, row)
+                if stopper.best_epoch != before and setup.early_stop.restore_best:
+                    new_best = jax.tree.map(
+                        jnp.copy,
+                        {"params": state.params, "model_state": state.model_state},
+                    )
+            # Commit the epoch in one go so an interrupt never sees half of it.
+            carry = fresh_carry(state._replace(plateau=plateau), setup.zero_sums)
+            history.rows.append(row)
+            best, epoch = new_best, epoch + 1
+            if run_dir is not None:
+                rundir.append_row(run_dir, row)
+            if (
+                ckpt
+                and config.checkpoint
+                and (
+                    epoch % config.checkpoint.every == 0
+                    or epoch == config.epochs
+                    or stop
+                )
+            ):
+                save(carry, 0)
+            for cb in cbs:
+                cb.on_epoch_end(e1, row)
+    except KeyboardInterrupt:
+        progress.close()
+        raise _interrupted(carry, epoch, steps, save, ckpt, run_dir, history) from None
+    finally:
+        progress.close()
+    return _finish(
+        setup,
+        history,
+        carry,
+        best,
+        stopper,
+        stop,
+        evaluators,
+        run_dir,
+        ckpt,
+        cbs,
+        progress,
+    )
+
+
+def _best_template(setup: Setup, stopper: EarlyStopper | None) -> Any:
+    if stopper is None or not setup.early_stop.restore_best:
+        return {}
+    return {"params": setup.state.params, "model_state": setup.state.model_state}
+
+
+def _diverged(
+    e1: int, bad: int, steps: int, ckpt: Any, history: History
+) -> TrainingDiverged:
+    step = bad + 1 if bad >= 0 else steps
+    last = ckpt.latest() if ckpt is not None else None
+    if ckpt is not None:
+        ckpt.close()
+    where = f"epoch {e1}, step {step} (step {(e1 - 1) * steps + step} overall)"
+    keep = f"; the last good checkpoint is {last}" if last else ""
+    return TrainingDiverged(
+        f"the training loss became nan or inf at {where}",
+        hint="lower the learning rate, set clip = 1.0, or check the data for nan/inf"
+        + keep,
+        epoch=e1,
+        step=step,
+        global_step=(e1 - 1) * steps + step,
+        checkpoint=last,
+        history=history,
+    )
+
+
+def _interrupted(
+    carry: Carry,
+    epoch: int,
+    steps: int,
+    save: Any,
+    ckpt: Any,
+    run_dir: Path | None,
+    history: History,
+) -> TrainingInterrupted:
+    alive = not any(
+        isinstance(x, jax.Array) and x.is_deleted() for x in jax.tree.leaves(carry)
+    )
+    pos = int(carry.pos) if alive else 0
+    path = (
+        save(carry, pos)
+        if alive and ckpt is not None
+        else (ckpt.latest() if ckpt is not None else None)
+    )
+    if ckpt is not None:
+        ckpt.close()
+    where = f"epoch {epoch + 1}, step {pos}"
+    if path is None:
+        message = f"training interrupted at {where}; no checkpoint (no run directory)"
+    else:
+        message = f"training interrupted at {where}; checkpoint saved in {path}"
+    return TrainingInterrupted(
+        message,
+        checkpoint=path,
+        run_dir=run_dir,
+        epoch=epoch + 1,
+        step=pos,
+        history=history,
+    )
+
+
+def _finish(
+    setup: Setup,
+    history: History,
+    carry: Carry,
+    best: Any,
+    stopper: Any,
+    stopped: bool,
+    evaluators: dict,
+    run_dir: Path | None,
+    ckpt: Any,
+    cbs: list[Callback],
+    progress: Any,
+) -> History:
+    state = carry.state
+    variables = {"params": state.params, **state.model_state}
+    if best is not None:
+        variables = {"params": best["params"], **best["model_state"]}
+    history.variables = variables
+    history.stopped_early = bool(stopped)
+    history.best_epoch = stopper.best_epoch if stopper else None
+    for cb in cbs:
+        cb.on_train_end(history)
+    if "test" in evaluators:
+        history.test = evaluators["test"](
+            variables["params"], {k: v for k, v in variables.items() if k != "params"}
+        )
+        progress.note(rundir.format_metrics(history.test))
+    if ckpt is not None:
+        ckpt.close()
+    if run_dir is not None:
+        ckpt_io.save_variables(run_dir, variables)
+        rundir.write_rows(run_dir, history.rows)
+        if history.test:
+            rundir.write_test_metrics(run_dir, history.test)
+        if history.rows:
+            rundir.plot_curves(history.rows, Path(run_dir) / rundir.CURVES)
+    return history
+
+
+def evaluate(
+    model: TrainableModel,
+    variables: Mapping[str, Any],
+    data: Any,
+    config: TrainConfig,
+    *,
+    split: str = "test",
+) -> dict[str, float]:
+    """Loss and metrics of ``variables`` on one split of ``data`` (train=False).
+
+    Raises:
+        ValueError: the split has no rows.
+    """
+    setup = build_setup(model, data, config, variables, splits=(split,))
+    if split not in setup.evals:
+        raise ValueError(f"the {split} split has no rows")
+    evaluator = Evaluator(setup, setup.evals[split])
+    params = variables["params"]
+    return evaluator(params, {k: v for k, v in variables.items() if k != "params"})
+
+
+def predict(
+    model: TrainableModel,
+    variables: Mapping[str, Any],
+    inputs: Any,
+    *,
+    batch: int = 256,
+    activations: Mapping[str, str | None] | None = None,
+) -> dict[str, np.ndarray]:
+    """Model outputs for ``inputs`` (an array or a dict by input name), in batches.
+
+    Outputs that return logits (``model.logits_outputs``) come back
+    activated, as probabilities; pass ``activations`` to override.
+    """
+    from nnlang.train.losses import activate
+    from nnlang.train.model import activations_of
+
+    x = split_arrays(inputs, model.input_names, model, "inputs")
+    n = len(next(iter(x.values())))
+    acts = activations if activations is not None else activations_of(model, {})
+
+    @jax.jit
+    def run(variables, chunk):
+        out, _ = model.apply(variables, chunk, train=False)
+        return {k: activate(v.astype(jnp.float32), acts.get(k)) for k, v in out.items()}
+
+    pieces: list[dict[str, np.ndarray]] = []
+    for lo in range(0, n, batch):
+        idx = np.resize(np.arange(lo, min(lo + batch, n)), batch)
+        out = run(variables, {k: v[idx] for k, v in x.items()})
+        pieces.append({k: np.asarray(v)[: min(batch, n - lo)] for k, v in out.items()})
+    return (
+        {k: np.concatenate([p[k] for p in pieces]) for k in pieces[0]} if pieces else {}
+    )
+
+
+def enable_compilation_cache(directory: str | Path | None = None) -> Path:
+    """Keep compiled XLA programs on disk so the next run of a model starts faster.
+
+    Measured here: the first ``fit`` of a tiny model in a fresh process drops
+    from 4.2 s to 1.0 s, and a second ``fit`` in the same process from 1.7 s
+    to 0.23 s (a new ``fit`` builds new jitted functions; the cache is keyed
+    on the program text, so identical programs hit it).
+
+    Args:
+        directory: where to keep it; default ``$XDG_CACHE_HOME/nnlang/xla``
+            (``~/.cache/nnlang/xla``).
+
+    Returns:
+        The cache directory.
+    """
+    import os
+
+    if directory is None:
+        base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+        directory = Path(base) / "nnlang" / "xla"
+    directory = Path(directory).expanduser().absolute()
+    directory.mkdir(parents=True, exist_ok=True)
+    jax.config.update("jax_compilation_cache_dir", str(directory))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    _reset_compilation_cache()
+    return directory
+
+
+def _reset_compilation_cache() -> None:
+    """Make JAX re-read the cache settings (it checks them once per process)."""
+    try:
+        from jax._src import compilation_cache
+
+        compilation_cache.reset_cache()
+    except (ImportError, AttributeError):  # pragma: no cover - private API moved
+        pass

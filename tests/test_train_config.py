@@ -1,0 +1,263 @@
+"""Train-block validation: defaults, binding, exact error messages, JAX-free import."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from nnlang.train.config import (
+    SETTING_KEYS,
+    CheckpointPolicy,
+    EarlyStop,
+    TrainConfig,
+    TrainConfigError,
+    monitor_mode,
+    parse_train_settings,
+)
+from nnlang.train.registry import (
+    LOSSES,
+    METRICS,
+    OPTIMIZERS,
+    SCHEDULES,
+    format_signature,
+    markdown_table,
+)
+from nnlang.values import CallValue, Word
+
+W, C = Word, CallValue
+
+
+def parse(outputs=("y",), **settings):
+    return parse_train_settings(settings, outputs=list(outputs))
+
+
+def test_defaults():
+    cfg = parse()
+    assert (cfg.batch, cfg.epochs, cfg.seed) == (32, 10, 0)
+    assert cfg.optimizer.name == "adam" and cfg.optimizer["eps"] == 1e-7
+    assert cfg.optimizer["lr"] == 1e-3
+    assert cfg.schedule.name == "constant"
+    assert cfg.loss is None and cfg.metrics is None  # chosen from the data's task
+    assert cfg.fuse_epochs == "auto" and cfg.precision == "f32"
+    assert cfg.checkpoint == CheckpointPolicy(every=1, keep=3)
+    assert cfg.early_stop is None and cfg.clip is None and cfg.weight_decay == 0.0
+    assert cfg == TrainConfig(outputs=("y",))
+
+
+def test_full_block():
+    cfg = parse(
+        ("premium", "quote"),
+        data=C("digits", (), {"split": [0.8, 0.1, 0.1]}),
+        batch=128,
+        epochs=20,
+        loss={"premium": W("mse"), "quote": W("binary_cross_entropy")},
+        loss_weights={"premium": 1, "quote": 0.5},
+        optimizer=C("adam", (), {"lr": 1e-2}),
+        schedule=C("cosine", (), {"warmup": 100}),
+        clip=1,
+        weight_decay=1e-4,
+        metrics={"quote": [W("accuracy"), C("top_k", (2,))]},
+        early_stop=C(
+            "early_stop", (), {"monitor": W("val_quote_accuracy"), "patience": 3}
+        ),
+        checkpoint=C("checkpoint", (), {"every": 2}),
+        precision=W("bf16"),
+        fuse_epochs=False,
+        freeze=["conv_bn_1/conv_0", W("dense_0")],
+        init_from="runs/base",
+        seed=7,
+    )
+    assert cfg.loss["premium"].name == "mse"
+    assert cfg.loss["quote"].name == "binary_cross_entropy"
+    assert cfg.loss_weights == {"premium": 1.0, "quote": 0.5}
+    assert cfg.optimizer["lr"] == 1e-2 and cfg.schedule["warmup"] == 100
+    assert cfg.clip == 1.0 and cfg.weight_decay == 1e-4
+    assert [m.name for m in cfg.metrics["quote"]] == ["accuracy", "top_k"]
+    assert cfg.metrics["premium"] == ()
+    assert cfg.early_stop == EarlyStop("val_quote_accuracy", 3, True, 0.0, "max")
+    assert cfg.checkpoint == CheckpointPolicy(2, 3)
+    assert cfg.precision == "bf16" and cfg.fuse_epochs is False
+    assert cfg.freeze == ("conv_bn_1/conv_0", "dense_0")
+    assert cfg.init_from == "runs/base" and cfg.seed == 7
+
+
+def test_positional_arguments_and_words():
+    cfg = parse(optimizer=C("sgd", (0.1, 0.9, True)), loss=C("huber", (2.0,)))
+    assert dict(cfg.optimizer.params) == {"lr": 0.1, "momentum": 0.9, "nesterov": True}
+    assert cfg.loss["y"]["delta"] == 2.0
+    assert parse(optimizer="rmsprop").optimizer["rho"] == 0.9
+    assert (
+        parse(schedule=C("step", (), {"every_epochs": 2})).schedule["every_epochs"] == 2
+    )
+    assert (
+        parse(metrics=W("accuracy")).metrics == parse(metrics=[W("accuracy")]).metrics
+    )
+
+
+@pytest.mark.parametrize(
+    "settings, message, key, hint",
+    [
+        ({"epoch": 3}, "unknown train setting 'epoch'", "epoch", "did you mean 'epochs'?"),
+        ({"optimizer": W("adma")}, "unknown optimizer 'adma'", "optimizer",
+         "did you mean 'adam'?"),
+        ({"loss": W("crossentropy")}, "unknown loss 'crossentropy'", "loss",
+         "did you mean 'cross_entropy'?"),
+        ({"schedule": C("cosin", ())}, "unknown schedule 'cosin'", "schedule",
+         "did you mean 'cosine'?"),
+        ({"metrics": [W("acuracy")]}, "unknown metric 'acuracy'", "metrics",
+         "did you mean 'accuracy'?"),
+        ({"optimizer": C("adam", (), {"learning_rate": 0.1})},
+         "adam() has no parameter 'learning_rate'", "optimizer",
+         "adam() takes lr, b1, b2, eps"),
+        ({"optimizer": C("sgd", (), {"momentun": 0.9})}, "sgd() has no parameter 'momentun'",
+         "optimizer", "did you mean 'momentum'?"),
+        ({"optimizer": C("sgd", (0.1, 0.9, True, 4))}, "sgd() takes at most 3 arguments, got 4",
+         "optimizer", None),
+        ({"optimizer": C("sgd", (0.1,), {"lr": 0.2})}, "sgd() got two values for 'lr'",
+         "optimizer", None),
+        ({"optimizer": C("adam", (), {"lr": -1})}, "adam(): lr must be a number >= 0, got -1",
+         "optimizer", None),
+        ({"optimizer": C("adam", (), {"lr": "fast"})},
+         'adam(): lr must be a number, got "fast"', "optimizer", None),
+        ({"optimizer": C("sgd", (), {"nesterov": 1})},
+         "sgd(): nesterov must be true or false, got 1", "optimizer", None),
+        ({"optimizer": C("sgd", (), {"momentum": 1.5})},
+         "sgd(): momentum must be a number in [0, 1), got 1.5", "optimizer", None),
+        ({"schedule": C("step", ())}, "step() needs 'every' (or 'every_epochs')", "schedule",
+         "write step(every, factor=0.1)"),
+        ({"schedule": C("exponential", ())}, "exponential() needs 'rate'", "schedule",
+         "write exponential(rate, every=1)"),
+        ({"schedule": C("cosine", (), {"warmup": 10, "warmup_epochs": 1})},
+         "cosine() takes 'warmup' or 'warmup_epochs', not both", "schedule", None),
+        ({"schedule": C("step", (), {"every": 2.5})},
+         "step(): every must be an integer, got 2.5", "schedule", None),
+        ({"batch": 0}, "batch must be a positive integer, got 0", "batch", None),
+        ({"epochs": 2.5}, "epochs must be an integer, got 2.5", "epochs", None),
+        ({"seed": True}, "seed must be an integer, got true", "seed", None),
+        ({"clip": 0}, "clip must be a positive number, got 0", "clip", None),
+        ({"weight_decay": -0.1}, "weight_decay must be a number >= 0, got -0.1",
+         "weight_decay", None),
+        ({"precision": W("fp16")}, "precision must be one of f32, bf16, mixed, got fp16",
+         "precision", "did you mean 'bf16'?"),
+        ({"fuse_epochs": W("yes")}, "fuse_epochs must be auto, true or false, got yes",
+         "fuse_epochs", None),
+        ({"freeze": 3}, "freeze must be a list of layer names, got 3", "freeze",
+         'write paths in quotes: ["conv_bn_1/conv_0"]'),
+        ({"init_from": W("run")}, "init_from must be a path in double quotes, got run",
+         "init_from", None),
+        ({"early_stop": C("early_stop", (), {"monitor": W("val_acc")})},
+         "early_stop(): unknown monitor 'val_acc'", "early_stop", "did you mean 'val_accuracy'?"),
+        ({"early_stop": C("early_stop", (), {"patiense": 3})},
+         "early_stop() has no parameter 'patiense'", "early_stop", "did you mean 'patience'?"),
+        ({"checkpoint": C("checkpoint", (), {"keep": 0})},
+         "checkpoint(): keep must be a positive integer, got 0", "checkpoint", None),
+        ({"metrics": [W("accuracy"), W("accuracy")]}, "metrics lists 'accuracy' twice",
+         "metrics", None),
+        ({"optimizer": W("lbfgs"), "clip": 1.0}, "clip does not combine with lbfgs", "clip",
+         "use l2= on the layers to regularise instead"),
+        ({"optimizer": 3}, "optimizer must be a name such as sgd, got 3", "optimizer", None),
+    ],
+)  # fmt: skip
+def test_errors(settings, message, key, hint):
+    with pytest.raises(TrainConfigError) as info:
+        parse(**settings)
+    err = info.value
+    assert (err.message, err.key, err.hint) == (message, key, hint)
+    assert err.code == "train-config"
+
+
+@pytest.mark.parametrize(
+    "settings, message, hint",
+    [
+        ({"loss": {"premum": W("mse"), "quote": W("mse")}},
+         "loss names unknown output 'premum'", "did you mean 'premium'?"),
+        ({"loss": {"premium": W("mse")}}, "loss gives no loss for output 'quote'",
+         "add 'quote: ...' or give one loss for all outputs"),
+        ({"loss_weights": {"qoute": 2}}, "loss_weights names unknown output 'qoute'",
+         "did you mean 'quote'?"),
+        ({"loss_weights": {"quote": -1}},
+         "loss_weights: weight of 'quote' must be a number >= 0, got -1", None),
+        ({"loss_weights": 2}, "loss_weights must be a map {output: weight}, got 2", None),
+        ({"metrics": {"x": [W("accuracy")]}}, "metrics names unknown output 'x'",
+         "outputs are: premium, quote"),
+    ],
+)  # fmt: skip
+def test_per_output_errors(settings, message, hint):
+    with pytest.raises(TrainConfigError) as info:
+        parse(("premium", "quote"), **settings)
+    assert (info.value.message, info.value.hint) == (message, hint)
+
+
+def test_one_loss_applies_to_every_output():
+    cfg = parse(("a", "b"), loss=W("mae"))
+    assert {k: v.name for k, v in cfg.loss.items()} == {"a": "mae", "b": "mae"}
+
+
+def test_monitor_mode():
+    assert monitor_mode("val_loss") == "min"
+    assert monitor_mode("quote_loss") == "min"
+    assert monitor_mode("val_accuracy") == "max"
+    assert monitor_mode("val_quote_f1") == "max"
+    assert monitor_mode("top_5") == "max"
+    assert monitor_mode("val_mae") == "min"
+
+
+def test_setting_keys_match_language():
+    assert set(SETTING_KEYS) == {
+        "data", "batch", "epochs", "seed", "loss", "loss_weights", "optimizer", "schedule",
+        "clip", "weight_decay", "metrics", "early_stop", "checkpoint", "precision",
+        "fuse_epochs", "freeze", "init_from",
+    }  # fmt: skip
+
+
+def test_registries_render():
+    assert set(LOSSES) == {"mse", "mae", "huber", "cross_entropy", "binary_cross_entropy",
+                           "kl_divergence"}  # fmt: skip
+    assert set(OPTIMIZERS) == {
+        "sgd",
+        "adam",
+        "adamw",
+        "rmsprop",
+        "adagrad",
+        "lamb",
+        "lbfgs",
+    }
+    assert set(SCHEDULES) == {"constant", "step", "exponential", "cosine", "one_cycle",
+                              "reduce_on_plateau"}  # fmt: skip
+    assert set(METRICS) == {
+        "accuracy",
+        "top_k",
+        "mse",
+        "mae",
+        "precision",
+        "recall",
+        "f1",
+    }
+    assert (
+        format_signature(OPTIMIZERS["sgd"])
+        == "sgd(lr=0.01, momentum=0.0, nesterov=false)"
+    )
+    assert format_signature(SCHEDULES["cosine"]) == "cosine(warmup=0, alpha=0.0)"
+    table = markdown_table(LOSSES)
+    assert table.splitlines()[2].startswith("| `mse` |")
+    assert all(
+        e.doc for r in (LOSSES, OPTIMIZERS, SCHEDULES, METRICS) for e in r.values()
+    )
+
+
+def test_config_imports_no_jax():
+    code = (
+        "import sys, nnlang.train.config, nnlang.train\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('jax', 'jaxlib', 'flax', 'optax', 'orbax', 'numpy'))\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+    out = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import nnlang.train.config"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    imported = [line.split("|")[-1].strip() for line in out.stderr.splitlines()]
+    assert not [m for m in imported if m.split(".")[0] in ("jax", "optax", "flax")]
