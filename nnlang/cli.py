@@ -241,19 +241,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_set(p)
     p.set_defaults(handler=cmd_check)
 
-    p = sub.add_parser("summary", help="layers, output shapes, parameters and FLOPs")
-    p.add_argument("file")
-    p.add_argument("--model", help="only this model")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    _add_set(p)
-    p.set_defaults(handler=cmd_summary)
-
-    p = sub.add_parser("ir", help="print the elaborated graph")
-    p.add_argument("file")
-    p.add_argument("--model", help="only this model")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    _add_set(p)
-    p.set_defaults(handler=cmd_ir)
+    for name, handler, about in (
+        ("summary", cmd_summary, "layers, output shapes, parameters and FLOPs"),
+        ("ir", cmd_ir, "print the elaborated graph"),
+    ):
+        p = sub.add_parser(name, help=about)
+        p.add_argument("file")
+        p.add_argument("--model", help="only this model")
+        p.add_argument("--json", action="store_true", help="machine-readable output")
+        _add_set(p)
+        p.set_defaults(handler=handler)
 
     p = sub.add_parser("run", help="train and evaluate a model from its train block")
     p.add_argument("file")
@@ -299,6 +296,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except NnError as exc:  # a user mistake found past the front end (data, config)
         print(render_all(exc.diagnostics, _sources_of(exc.diagnostics)), file=sys.stderr)
         return EXIT_ERRORS
+    except BrokenPipeError:  # `nnc ir f.nn | head`: the reader left; not an error
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except KeyboardInterrupt:
         print("nnc: interrupted", file=sys.stderr)
         return 130
