@@ -7,6 +7,7 @@ is compiled.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import shutil
@@ -133,6 +134,53 @@ def prepare(path: str | Path, *, train: str | None = None,
     return Prepared(program, spec, graph, config, data)
 
 
+@contextlib.contextmanager
+def stop_on_ctrl_c():
+    """Ctrl-C stops training at the next step boundary, never inside a save.
+
+    A KeyboardInterrupt raised at an arbitrary point can land inside an orbax
+    checkpoint write or an XLA call and leave the process hanging. The first
+    Ctrl-C only sets a flag; the callback raises KeyboardInterrupt from a
+    training hook, where the loop saves a checkpoint cleanly. A second Ctrl-C
+    stops at once.
+    """
+    import signal
+    import sys
+    import threading
+
+    from nnlang.train.history import Callback
+
+    class StopOnSignal(Callback):
+        requested = False
+
+        def _check(self, *args) -> None:
+            if self.requested:
+                raise KeyboardInterrupt
+
+        on_epoch_begin = on_epoch_end = _check
+
+        def on_step_end(self, epoch, step, peek) -> None:
+            self._check()
+
+    stopper = StopOnSignal()
+    if threading.current_thread() is not threading.main_thread():
+        yield stopper
+        return
+
+    def handle(signum, frame):
+        if stopper.requested:
+            signal.signal(signal.SIGINT, previous)
+            raise KeyboardInterrupt
+        stopper.requested = True
+        print("\nstopping after this step (Ctrl-C again to stop at once)", file=sys.stderr)
+
+    previous = signal.signal(signal.SIGINT, handle)
+    try:
+        yield stopper
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def default_run_dir(path: Path, spec: TrainSpec) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     return Path("runs") / f"{path.stem}-{spec.name}-{stamp}"
@@ -190,8 +238,10 @@ def run_file(path: str | Path, *, train: str | None = None,
     enable_compilation_cache()
     model = CompiledModel(prepared.graph)
     variables = None if resume else initial_variables(model, prepared, path.parent)
-    history = fit(model, prepared.data, prepared.config, verbose=verbose,
-                  out_dir=run_dir, resume=resume, variables=variables)
+    with stop_on_ctrl_c() as stopper:
+        history = fit(model, prepared.data, prepared.config, verbose=verbose,
+                      out_dir=run_dir, resume=resume, variables=variables,
+                      callbacks=[stopper])
     baseline = naive_forecast(prepared.data)
     if baseline is not None:
         mse = history.test.get("loss") if _loss_is_mse(prepared.config) else None

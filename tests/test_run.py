@@ -155,3 +155,36 @@ def test_python_api_init_apply_fit_predict(mlp_file: Path) -> None:
     assert history.test["accuracy"] > 0.7  # chance is 0.1
     probs = model.predict(inputs=np.zeros((3, 64), np.float32))["output"]
     assert np.allclose(np.asarray(probs).sum(-1), 1, atol=1e-5)
+
+
+def test_ctrl_c_saves_a_checkpoint_and_resume_finishes_the_same(mlp_file: Path,
+                                                                tmp_path: Path) -> None:
+    import signal
+    import time
+
+    slow = mlp_file.read_text().replace("batch = 64", "batch = 8").replace(
+        "epochs = 4", "epochs = 30")
+    mlp_file.write_text(slow)
+    straight, stopped = tmp_path / "straight", tmp_path / "stopped"
+    assert nnc("run", str(mlp_file), "--out", str(straight), "--quiet").returncode == 0
+    proc = subprocess.Popen([sys.executable, "-m", "nnlang.cli", "run", str(mlp_file), "--out",
+                             str(stopped), "--quiet"], cwd=ROOT, stderr=subprocess.PIPE,
+                            text=True)
+    log = stopped / "metrics.jsonl"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:
+        if log.is_file() and len(log.read_text().splitlines()) >= 2:
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=300)
+    if proc.returncode == 0:
+        pytest.skip("training finished before the interrupt arrived")
+    assert proc.returncode == 130, stderr
+    assert f"resume with: nnc run {mlp_file} --resume {stopped}" in stderr
+    assert "Traceback" not in stderr
+    run = nnc("run", str(mlp_file), "--resume", str(stopped), "--quiet")
+    assert run.returncode == 0, run.stderr
+    assert [r["loss"] for r in rows(stopped)] == [r["loss"] for r in rows(straight)]
+    assert json.loads((stopped / "metrics.json").read_text()) == json.loads(
+        (straight / "metrics.json").read_text())
