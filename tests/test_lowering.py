@@ -254,3 +254,133 @@ def test_embedding_takes_token_ids(tmp_path) -> None:
     y, v = run(model, x)
     assert y.shape == (2, 3)
     assert sum(a.size for a in jax.tree_util.tree_leaves(v)) == summarize(model.graph).total
+
+
+# ---------------------------------------------------------------- more references
+
+X = jax.random.normal(jax.random.key(7), (2, 4, 4, 3))
+SEQ = jax.random.normal(jax.random.key(8), (2, 5, 4))
+
+ELEMENTWISE = [
+    ("relu", "[4, 4, 3]", X, jax.nn.relu(X)),
+    ("relu6", "[4, 4, 3]", X * 8, jnp.clip(X * 8, 0, 6)),
+    ("leaky_relu(0.2)", "[4, 4, 3]", X, jnp.where(X > 0, X, 0.2 * X)),
+    ("elu", "[4, 4, 3]", X, jnp.where(X > 0, X, jnp.expm1(X))),
+    ("sigmoid", "[4, 4, 3]", X, 1 / (1 + jnp.exp(-X))),
+    ("tanh", "[4, 4, 3]", X, jnp.tanh(X)),
+    ("softplus", "[4, 4, 3]", X, jnp.log1p(jnp.exp(X))),
+    ("silu", "[4, 4, 3]", X, X / (1 + jnp.exp(-X))),
+    ("softmax", "[4, 4, 3]", X, jnp.exp(X) / jnp.exp(X).sum(-1, keepdims=True)),
+    ("log_softmax", "[4, 4, 3]", X, X - jnp.log(jnp.exp(X).sum(-1, keepdims=True))),
+    ("flatten", "[4, 4, 3]", X, X.reshape(2, 48)),
+    ("reshape([16, 3])", "[4, 4, 3]", X, X.reshape(2, 16, 3)),
+    ("global_avgpool", "[4, 4, 3]", X, X.mean((1, 2))),
+    ("global_maxpool", "[4, 4, 3]", X, X.max((1, 2))),
+    ("upsample(2)", "[4, 4, 3]", X, X.repeat(2, 1).repeat(2, 2)),
+    ("zero_pad(1)", "[4, 4, 3]", X, jnp.pad(X, ((0, 0), (1, 1), (1, 1), (0, 0)))),
+    ("crop(1)", "[4, 4, 3]", X, X[:, 1:3, 1:3]),
+    ("maxpool(2)", "[4, 4, 3]", X, X.reshape(2, 2, 2, 2, 2, 3).max((2, 4))),
+    ("avgpool(2)", "[4, 4, 3]", X, X.reshape(2, 2, 2, 2, 2, 3).mean((2, 4))),
+]
+
+
+@pytest.mark.parametrize(("layer", "shape", "x", "want"), ELEMENTWISE,
+                         ids=[row[0] for row in ELEMENTWISE])
+def test_parameter_free_layers_match_jax_numpy(tmp_path, layer, shape, x, want) -> None:
+    model = one_layer(tmp_path, layer, shape)
+    y, variables = run(model, x)
+    if model.logits_outputs:  # a final softmax/sigmoid is left to the loss; predict applies it
+        assert np.array_equal(y, x)
+        y = model.predict(variables, {"x": x})["output"]
+    np.testing.assert_allclose(y, want, rtol=1e-5, atol=1e-5)
+
+
+def test_merges_match_jax_numpy(tmp_path) -> None:
+    a, b = X, X * 2 + 1
+    for layer, want in (("add", a + b), ("multiply", a * b), ("average", (a + b) / 2),
+                        ("concat", jnp.concatenate([a, b], -1)),
+                        ("concat(axis=0)", jnp.concatenate([a, b], 1))):
+        model = compile_source(tmp_path, "model m {\n    input a: [4, 4, 3]\n"
+                               f"    input b: [4, 4, 3]\n    (a, b) -> {layer}\n}}\n")
+        inputs = {"a": a, "b": b}
+        out, _ = model.apply(model.init(jax.random.key(0), inputs), inputs, train=False)
+        np.testing.assert_allclose(out["output"], want, rtol=1e-6, err_msg=layer)
+
+
+def test_depthwise_and_transpose_convs_match_lax(tmp_path) -> None:
+    model = one_layer(tmp_path, "depthwise_conv(3, multiplier=2, padding=same)", "[4, 4, 3]")
+    y, v = run(model, X)
+    p = v["params"]["depthwise_conv_0"]
+    ref = jax.lax.conv_general_dilated(X, p["kernel"], (1, 1), "SAME",
+                                       dimension_numbers=("NHWC", "HWIO", "NHWC"),
+                                       feature_group_count=3) + p["bias"]
+    np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5)
+    model = one_layer(tmp_path, "conv_transpose(2, 3, stride=2)", "[4, 4, 3]")
+    y, v = run(model, X)
+    p = v["params"]["conv_transpose_0"]
+    ref = jax.lax.conv_transpose(X, p["kernel"], (2, 2), "VALID",
+                                 dimension_numbers=("NHWC", "HWIO", "NHWC")) + p["bias"]
+    np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5)
+
+
+def test_separable_conv_is_depthwise_then_pointwise(tmp_path) -> None:
+    y, v = run(one_layer(tmp_path, "separable_conv(5, 3)", "[4, 4, 3]"), X)
+    p = v["params"]["separable_conv_0"]
+    dn = ("NHWC", "HWIO", "NHWC")
+    mid = jax.lax.conv_general_dilated(X, p["depthwise"]["kernel"], (1, 1), "VALID",
+                                       dimension_numbers=dn, feature_group_count=3)
+    ref = jax.lax.conv_general_dilated(mid, p["pointwise"]["kernel"], (1, 1), "VALID",
+                                       dimension_numbers=dn) + p["pointwise"]["bias"]
+    np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5)
+
+
+def test_norms_match_jax_numpy(tmp_path) -> None:
+    y, _ = run(one_layer(tmp_path, "layernorm", "[4, 4, 3]"), X)
+    ref = (X - X.mean(-1, keepdims=True)) / jnp.sqrt(X.var(-1, keepdims=True) + 1e-3)
+    np.testing.assert_allclose(y, ref, rtol=1e-4, atol=1e-4)
+    x6 = jnp.concatenate([X, X * 3], -1)
+    y, _ = run(one_layer(tmp_path, "groupnorm(2)", "[4, 4, 6]"), x6)
+    g = x6.reshape(2, 4, 4, 2, 3)
+    ref = ((g - g.mean((1, 2, 4), keepdims=True))
+           / jnp.sqrt(g.var((1, 2, 4), keepdims=True) + 1e-3)).reshape(x6.shape)
+    np.testing.assert_allclose(y, ref, rtol=1e-4, atol=1e-4)
+
+
+def test_embedding_and_positional_are_lookups(tmp_path) -> None:
+    model = compile_source(tmp_path, "model m {\n    input x: i32[5]\n    embedding(10, 4)\n"
+                           "    positional(8)\n}\n")
+    ids = jnp.asarray([[1, 2, 3, 0, 9], [4, 4, 4, 4, 4]], jnp.int32)
+    y, v = run(model, ids)
+    table, pos = v["params"]["embedding_0"]["embedding"], v["params"]["positional_0"]["embedding"]
+    np.testing.assert_allclose(y, table[ids] + pos[:5], rtol=1e-6)
+
+
+def test_attention_matches_the_formula(tmp_path) -> None:
+    model = one_layer(tmp_path, "attention(2, 3, causal=true)", "[5, 4]")
+    y, v = run(model, SEQ)
+    p = v["params"]["attention_0"]
+    q, k, val = (jnp.einsum("btd,dhk->bthk", SEQ, p[n]["kernel"]) + p[n]["bias"]
+                 for n in ("query", "key", "value"))
+    logits = jnp.einsum("bqhk,bthk->bhqt", q, k) / jnp.sqrt(3.0)
+    logits = jnp.where(jnp.tril(jnp.ones((5, 5), bool)), logits, -jnp.inf)
+    mixed = jnp.einsum("bhqt,bthk->bqhk", jax.nn.softmax(logits, -1), val)
+    ref = jnp.einsum("bqhk,hkd->bqd", mixed, p["out"]["kernel"]) + p["out"]["bias"]
+    np.testing.assert_allclose(y, ref, rtol=1e-4, atol=1e-5)
+
+
+def test_simple_rnn_and_bidirectional_match_loops(tmp_path) -> None:
+    y, v = run(one_layer(tmp_path, "rnn(3)", "[5, 4]"), SEQ)
+    p = v["params"]["rnn_0"]
+    h = jnp.zeros((2, 3))
+    for t in range(5):
+        h = jnp.tanh(SEQ[:, t] @ p["kernel"] + h @ p["recurrent_kernel"] + p["bias"])
+    np.testing.assert_allclose(y, h, rtol=1e-5, atol=1e-6)
+    y, v = run(one_layer(tmp_path, "bidirectional(rnn(3))", "[5, 4]"), SEQ)
+    p = v["params"]["bidirectional_0"]
+    outs = []
+    for name, order in (("forward", range(5)), ("backward", reversed(range(5)))):
+        q, h = p[name], jnp.zeros((2, 3))
+        for t in order:
+            h = jnp.tanh(SEQ[:, t] @ q["kernel"] + h @ q["recurrent_kernel"] + q["bias"])
+        outs.append(h)
+    np.testing.assert_allclose(y, jnp.concatenate(outs, -1), rtol=1e-5, atol=1e-6)
