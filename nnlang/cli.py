@@ -188,10 +188,41 @@ def cmd_predict(args) -> int:
     return EXIT_OK
 
 
+def fmt_excludes(start: Path) -> list[str]:
+    """``[tool.nnc.fmt] exclude`` globs from the nearest pyproject.toml, like black's."""
+    import tomllib
+
+    for folder in (start.resolve(), *start.resolve().parents):
+        config = folder / "pyproject.toml"
+        if config.is_file():
+            try:
+                data = tomllib.loads(config.read_text())
+            except tomllib.TOMLDecodeError:
+                return []
+            globs = data.get("tool", {}).get("nnc", {}).get("fmt", {}).get("exclude", [])
+            return [str(folder / g) for g in globs]
+    return []
+
+
+def _expand_for_fmt(paths: Sequence[str]) -> list[Path]:
+    """Files named on the command line always; files found in folders unless excluded."""
+    from fnmatch import fnmatch
+
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if not p.is_dir():
+            out.append(p)
+            continue
+        excludes = fmt_excludes(p)
+        out.extend(f for f in sorted(p.rglob("*.nn"))
+                   if not any(fnmatch(str(f.resolve()), g) for g in excludes))
+    return out
+
+
 def cmd_fmt(args) -> int:
     from nnlang.fmt import run_fmt
 
-    files = _expand(args.files)
+    files = _expand_for_fmt(args.files)
     missing = [f for f in files if not f.exists()]
     if missing:
         return _usage_error(f"no such file: '{missing[0]}'")
