@@ -98,6 +98,8 @@ def cmd_check(args) -> int:
     missing = [f for f in files if not f.exists()]
     if missing:
         return _usage_error(f"no such file: '{missing[0]}'")
+    if not files:
+        return _usage_error(f"no .nn files in {', '.join(args.files)}")
     result = CheckResult()
     overrides = _overrides(args.set)
     for f in files:

@@ -494,7 +494,8 @@ def run_fmt(files: list[Path], *, check: bool = False, diff: bool = False,
         if out == source.text:
             continue
         if check or diff:
-            sys.stdout.write(_diff(source.text, out, f"a/{path}", f"b/{path}"))
+            name = str(path).lstrip("/")  # git style: a/tmp/x.nn, not a//tmp/x.nn
+            sys.stdout.write(_diff(source.text, out, f"a/{name}", f"b/{name}"))
         if check:
             print(f"would reformat {path}", file=sys.stderr)
             code = max(code, EXIT_ERRORS)
