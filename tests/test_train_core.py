@@ -228,6 +228,19 @@ def test_reduce_on_plateau_scales_after_patience():
         state = plateau_step(tx, state, jnp.float32(value))
         scales.append(float(state.scale))
     assert scales == [1.0, 1.0, 1.0, 0.5, 0.5, 0.25, 0.25]
+    # patience=0 is Keras': reduce after every epoch without improvement, only then
+    keras0 = build_plateau(
+        parse_train_settings(
+            {"schedule": CallValue("reduce_on_plateau", (), {"patience": 0})},
+            outputs=["y"],
+        )
+    )
+    state = keras0.init({"w": jnp.zeros(2)})
+    scales = []
+    for value in [1.0, 0.9, 0.95, 0.8]:
+        state = plateau_step(keras0, state, jnp.float32(value))
+        scales.append(round(float(state.scale), 6))
+    assert scales == [1.0, 1.0, 0.1, 0.1]
 
 
 # ---------------------------------------------------------------- the optax chain

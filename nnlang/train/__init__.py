@@ -29,9 +29,11 @@ _LAZY = {
     "TrainingInterrupted": "nnlang.train.loop",
     "TrainingDiverged": "nnlang.train.loop",
     "LinenModel": "nnlang.train.model",
+    "enable_compilation_cache": "nnlang.train.cache",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
+    from nnlang.train.cache import enable_compilation_cache  # noqa: F401
     from nnlang.train.loop import (  # noqa: F401
         Callback,
         History,

@@ -18,7 +18,7 @@ Examples:
     >>> parse_train_settings({"epoch": 3}, outputs=["y"])
     Traceback (most recent call last):
     ...
-    nnlang.train.config.TrainConfigError: unknown train setting 'epoch' (did you mean 'epochs'?)
+    nnlang.train.binding.TrainConfigError: unknown train setting 'epoch' (did you mean 'epochs'?)
 """
 
 from __future__ import annotations

@@ -215,9 +215,12 @@ def build_plateau(config: TrainConfig) -> optax.GradientTransformationExtraArgs 
     if config.schedule.name != "reduce_on_plateau":
         return None
     p = config.schedule.params
+    # optax reduces when the count of bad epochs *equals* patience, so patience=0
+    # would reduce after improving epochs too; Keras' patience=0 reduces after
+    # every bad epoch, which is optax's patience=1.
     return optax.contrib.reduce_on_plateau(
         factor=p["factor"],
-        patience=p["patience"],
+        patience=max(p["patience"], 1),
         rtol=p["rtol"],
         cooldown=p["cooldown"],
     )

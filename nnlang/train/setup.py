@@ -166,12 +166,16 @@ def _init_variables(
     key: jax.Array,
     variables: Mapping[str, Any] | None,
 ) -> tuple[dict, str]:
+    """Initial variables: ``variables`` as given (a caller that passes them has
+    applied ``init_from`` itself, resolving its path), else ``model.init``
+    merged with the ``init_from`` run's weights (path relative to the cwd)."""
     note = ""
+    given = variables is not None
     if variables is None:
         sample = jax.tree.map(lambda a: a[:1], train[0])
         variables = model.init(key, sample)
     variables = dict(variables)
-    if config.init_from:
+    if config.init_from and not given:
         from nnlang.train.checkpoint import load_variables, merge_variables
 
         variables, copied, total = merge_variables(

@@ -148,7 +148,7 @@ def compilation_cache(directory: str | Path) -> Iterator[Path]:
     Tests fit the same tiny programs many times; with the cache each one
     compiles once. The previous settings come back on exit.
     """
-    from nnlang.train.loop import _reset_compilation_cache, enable_compilation_cache
+    from nnlang.train.cache import _reset_compilation_cache, enable_compilation_cache
 
     names = (
         "jax_compilation_cache_dir",
