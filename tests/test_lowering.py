@@ -1,386 +1,835 @@
-"""The Flax lowering of every layer, checked against the JAX-free front end.
+"""The Flax lowering of every layer, checked against plain JAX and the front end.
 
-* the seed's worked examples (a convolution and a max pooling from the slides);
-* numerical references in plain jax.numpy / lax, with fixed weights;
-* the shape oracle: ``jax.eval_shape`` of the compiled model equals the shape
-  the registry inferred, for one row per layer;
-* the parameter oracle: the Flax parameters (and batch statistics) add up to
-  the registry's Keras-convention count, so ``nnc summary`` tells the truth.
+* the seed's worked examples: the slides' 5×5 convolution and 2×2 max pooling,
+  compiled from `.nn`;
+* ``CASES``, one or more rows per layer (optax's ``_OPTIMIZERS_UNDER_TEST``
+  style): each row sets every parameter to known values and compares the
+  compiled layer with a reference written here in jax.numpy / lax, and checks
+  two oracles that keep the JAX-free checker honest: ``jax.eval_shape`` of the
+  compiled model equals the registry's shape (training and evaluation), and
+  the Flax parameters and batch statistics add up to the registry's
+  Keras-convention counts (trainable and non-trainable);
+* training against evaluation: dropout, noise, batch statistics, augmentation;
+* weight sharing, tree names, the recurrent layers' two projection paths, bf16.
 """
 
 from __future__ import annotations
+
+import math
+import zlib
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from jax import lax
 
 from nnlang.elaborate import elaborate_file
+from nnlang.layers import LAYERS, is_builtin
 from nnlang.lower import CompiledModel
 from nnlang.shapes import infer_shapes
 from nnlang.summary import summarize
 
 pytestmark = pytest.mark.jax
 
+B = 2  # batch size of every test input
 
-def compile_source(tmp_path, text: str) -> CompiledModel:
-    path = tmp_path / "m.nn"
-    path.write_text(text)
-    elab = elaborate_file(path)
+
+def compile_source(text: str, **kwargs) -> CompiledModel:
+    elab = elaborate_file("test.nn", text=text)
     assert not [d for d in elab.diagnostics if d.is_error], elab.diagnostics
     (graph,) = elab.program.models.values()
     assert not infer_shapes(graph)
-    return CompiledModel(graph)
+    return CompiledModel(graph, **kwargs)
 
 
-def one_layer(tmp_path, layer: str, shape: str) -> CompiledModel:
-    return compile_source(tmp_path, f"model m {{\n    input x: {shape}\n    {layer}\n}}\n")
+def model_source(layer: str, shape: str | tuple[str, ...]) -> str:
+    if isinstance(shape, str):
+        return f"model m {{\n    input x: {shape}\n    {layer}\n}}\n"
+    names = "abcd"[: len(shape)]
+    inputs = "".join(f"    input {n}: {s}\n" for n, s in zip(names, shape, strict=True))
+    return f"model m {{\n{inputs}    ({', '.join(names)}) -> {layer}\n}}\n"
 
 
-def run(model: CompiledModel, x, variables=None, train=False):
-    variables = variables or model.init(jax.random.key(0), {"x": x})
-    out, _ = model.apply(variables, {"x": x}, train=train,
-                         rngs={"dropout": jax.random.key(1)} if train else None)
-    return out["output"], variables
+def one_layer(layer: str, shape: str) -> CompiledModel:
+    return compile_source(model_source(layer, shape))
+
+
+def make_inputs(model: CompiledModel, seed: int = 0) -> dict[str, np.ndarray]:
+    """Fixed inputs (NumPy, so no per-shape XLA compile): normal floats, ids < 10."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for name in model.input_names:
+        shape = (B, *model.input_shapes[name])
+        if jnp.issubdtype(model.input_dtypes[name], jnp.integer):
+            out[name] = rng.integers(0, 10, shape).astype(np.int32)
+        else:
+            out[name] = rng.standard_normal(shape).astype(np.float32)
+    return out
+
+
+def init(model: CompiledModel, inputs) -> dict:
+    return jax.jit(model.init)(jax.random.key(0), inputs)
+
+
+def run(model: CompiledModel, x, variables=None, train=False, seed=1):
+    """The ``output`` of a one-input model (jitted: one compile, not one per op)."""
+    variables = variables or init(model, {"x": x})
+
+    def apply(v, xs, key):
+        return model.apply(v, xs, train=train, rngs={"dropout": key})[0]["output"]
+
+    return jax.jit(apply)(variables, {"x": x}, jax.random.key(seed)), variables
+
+
+def known_values(shapes):
+    """Arrays for a variables tree (of arrays or shapes): a fixed pattern per leaf,
+    offset by its path so no two leaves agree; variances positive."""
+
+    def fill(path, leaf):
+        size = math.prod(leaf.shape)
+        if path[-1].key == "var":
+            values = 0.5 + (np.arange(size) % 4) / 4
+        else:
+            offset = zlib.crc32(jax.tree_util.keystr(path).encode()) % 7
+            values = ((np.arange(size) + offset) % 7 - 3) / 8
+        return values.reshape(leaf.shape).astype(np.float32)
+
+    return jax.tree_util.tree_map_with_path(fill, shapes)
 
 
 # ---------------------------------------------------------------- the slides' examples
 
-SLIDE_IMAGE = [[1, 1, 1, 0, 0], [0, 1, 1, 1, 0], [0, 0, 1, 1, 1], [0, 0, 1, 1, 0],
-               [0, 1, 1, 0, 0]]
+SLIDE_IMAGE = [
+    [1, 1, 1, 0, 0],
+    [0, 1, 1, 1, 0],
+    [0, 0, 1, 1, 1],
+    [0, 0, 1, 1, 0],
+    [0, 1, 1, 0, 0],
+]
 
 
-def test_slide_convolution(tmp_path) -> None:
-    model = one_layer(tmp_path, "conv(1, 3, kernel=[[1, 0, 1], [0, 1, 0], [1, 0, 1]], "
-                                "bias=false, trainable=false)", "[5, 5, 1]")
+def test_slide_convolution() -> None:
+    model = one_layer(
+        "conv(1, 3, kernel=[[1, 0, 1], [0, 1, 0], [1, 0, 1]], bias=false)", "[5, 5, 1]"
+    )
     x = jnp.asarray(SLIDE_IMAGE, jnp.float32)[None, :, :, None]
-    y, _ = run(model, x)
+    y, variables = run(model, x)
     assert np.asarray(y[0, :, :, 0]).tolist() == [[4, 3, 4], [2, 4, 3], [2, 3, 4]]
-    assert model.frozen == ("conv_0",)
+    kernel = variables["params"]["conv_0"]["kernel"]  # the fixed values are a parameter
+    assert kernel.shape == (3, 3, 1, 1) and float(kernel.sum()) == 5.0
 
 
-def test_slide_max_pooling(tmp_path) -> None:
-    model = one_layer(tmp_path, "maxpool(2)", "[4, 4, 1]")
-    x = jnp.asarray([[4, 6, 1, 3], [0, 8, 12, 9], [2, 3, 16, 100], [1, 46, 74, 27]],
-                    jnp.float32)[None, :, :, None]
+def test_slide_max_pooling() -> None:
+    model = one_layer("maxpool(2)", "[4, 4, 1]")
+    x = jnp.asarray(
+        [[4, 6, 1, 3], [0, 8, 12, 9], [2, 3, 16, 100], [1, 46, 74, 27]], jnp.float32
+    )[None, :, :, None]
     y, _ = run(model, x)
     assert np.asarray(y[0, :, :, 0]).tolist() == [[8, 12], [46, 100]]
 
 
-# ---------------------------------------------------------------- numerical references
-
-
-def _set(variables, path: str, **arrays):
-    params = jax.tree_util.tree_map(lambda a: a, variables)
-    node = params["params"]
-    for key in path.split("/"):
-        node = node[key]
-    for k, v in arrays.items():
-        node[k] = jnp.asarray(v, jnp.float32)
-    return params
-
-
-def test_dense_matches_matmul(tmp_path) -> None:
-    model = one_layer(tmp_path, "dense(3, act=relu)", "[4]")
-    x = jax.random.normal(jax.random.key(2), (5, 4))
-    _, v = run(model, x)
-    w, b = np.arange(12.0).reshape(4, 3) / 10 - 0.5, np.array([0.1, -0.2, 0.3])
-    y, _ = run(model, x, _set(v, "dense_0", kernel=w, bias=b))
-    np.testing.assert_allclose(y, jax.nn.relu(x @ w + b), rtol=1e-5, atol=1e-6)
-
-
-def test_conv_matches_lax(tmp_path) -> None:
-    model = one_layer(tmp_path, "conv(4, 3, stride=2, padding=same, dilation=1)", "[9, 9, 2]")
-    x = jax.random.normal(jax.random.key(3), (2, 9, 9, 2))
-    y, v = run(model, x)
-    k = v["params"]["conv_0"]["kernel"]
-    ref = jax.lax.conv_general_dilated(x, k, (2, 2), "SAME",
-                                       dimension_numbers=("NHWC", "HWIO", "NHWC"))
-    np.testing.assert_allclose(y, ref + v["params"]["conv_0"]["bias"], rtol=1e-5, atol=1e-5)
-
-
-def test_avgpool_same_excludes_padding(tmp_path) -> None:
-    model = one_layer(tmp_path, "avgpool(2, padding=same)", "[3, 3, 1]")
-    x = jnp.arange(9.0).reshape(1, 3, 3, 1)
+def test_fixed_weights_are_the_kernel_and_frozen_layers_are_reported() -> None:
+    model = one_layer(
+        "conv(1, 3, kernel=[[0, -1, 0], [-1, 5, -1], [0, -1, 0]], trainable=false)",
+        "[6, 6, 2]",
+    )
+    assert model.frozen == ("conv_0",)
+    x = jax.random.normal(jax.random.key(0), (B, 6, 6, 2))
     y, _ = run(model, x)
-    assert np.asarray(y[0, :, :, 0]).tolist() == [[2.0, 3.5], [6.5, 8.0]]
+    sharpen = jnp.asarray([[0, -1, 0], [-1, 5, -1], [0, -1, 0]], jnp.float32)
+    kernel = jnp.broadcast_to(sharpen[:, :, None, None], (3, 3, 2, 1))  # every channel
+    np.testing.assert_allclose(y, conv_ref(x, kernel), rtol=1e-5, atol=1e-5)
+    full = [[[[1, 0]], [[0, 1]]], [[[1, 1]], [[2, 0]]]]  # Keras' [*kernel, C, filters]
+    model = one_layer(f"conv(2, kernel={full}, bias=false)", "[4, 4, 1]")
+    x = jax.random.normal(jax.random.key(1), (B, 4, 4, 1))
+    y, _ = run(model, x)
+    np.testing.assert_allclose(
+        y, conv_ref(x, jnp.asarray(full, jnp.float32)), rtol=1e-6
+    )
 
 
-def test_lstm_matches_keras_equations(tmp_path) -> None:
-    model = one_layer(tmp_path, "lstm(3, sequences=true)", "[4, 2]")
-    x = jax.random.normal(jax.random.key(4), (2, 4, 2))
-    y, v = run(model, x)
-    p = v["params"]["lstm_0"]
-    W, U, b = p["kernel"], p["recurrent_kernel"], p["bias"]
-    h = c = jnp.zeros((2, 3))
+# ---------------------------------------------------------------- references
+
+CONV_DIMS = {
+    1: ("NWC", "WIO", "NWC"),
+    2: ("NHWC", "HWIO", "NHWC"),
+    3: ("NDHWC", "DHWIO", "NDHWC"),
+}
+
+
+def per_axis(v, rank):
+    return tuple(v) if isinstance(v, (tuple, list)) else (v,) * rank
+
+
+def same_pads(n: int, k: int, s: int, d: int = 1) -> tuple[int, int]:
+    """Keras/TensorFlow 'same': the output has ceil(n / s) steps, extra pad after."""
+    extent = (k - 1) * d + 1
+    total = max((math.ceil(n / s) - 1) * s + extent - n, 0)
+    return total // 2, total - total // 2
+
+
+def explicit_pads(x, window, stride, dilation, padding):
+    rank = x.ndim - 2
+    if padding == "valid":
+        return [(0, 0)] * rank
+    if padding == "same":
+        return [
+            same_pads(n, k, s, d)
+            for n, k, s, d in zip(x.shape[1:-1], window, stride, dilation, strict=True)
+        ]
+    return [p if isinstance(p, tuple) else (p, p) for p in per_axis(padding, rank)]
+
+
+def conv_ref(x, kernel, stride=1, padding="valid", dilation=1, groups=1):
+    rank = x.ndim - 2
+    s, d = per_axis(stride, rank), per_axis(dilation, rank)
+    pads = explicit_pads(x, kernel.shape[:rank], s, d, padding)
+    return lax.conv_general_dilated(
+        x,
+        kernel,
+        s,
+        pads,
+        rhs_dilation=d,
+        dimension_numbers=CONV_DIMS[rank],
+        feature_group_count=groups,
+    )
+
+
+def depthwise_ref(x, kernel, multiplier, **kw):
+    """Each input channel convolved on its own: output channel ``c * m + j``."""
+    c = x.shape[-1]
+    parts = [
+        conv_ref(
+            x[..., i : i + 1],
+            kernel[..., :, i * multiplier : (i + 1) * multiplier],
+            **kw,
+        )
+        for i in range(c)
+    ]
+    return jnp.concatenate(parts, axis=-1)
+
+
+def conv_transpose_ref(x, kernel, stride, padding):
+    """2D transposed convolution as a scatter of ``x[i] * k[j]`` to ``i * s + j``.
+
+    Flax's (and lax's) kernel is the flipped one of this scatter form; the
+    output is cropped or padded as Keras' ``deconv_output_length`` says.
+    """
+    kernel = kernel[::-1, ::-1]
+    _, h, w, _ = x.shape
+    k, s = kernel.shape[0], stride
+    full = jnp.zeros((B, (h - 1) * s + k, (w - 1) * s + k, kernel.shape[-1]))
+    for i in range(k):
+        for j in range(k):
+            full = full.at[
+                :, i : i + (h - 1) * s + 1 : s, j : j + (w - 1) * s + 1 : s
+            ].add(x @ kernel[i, j])
+    if padding == "same":
+        start = max(k - s, 0) // 2
+        return full[:, start : start + h * s, start : start + w * s]
+    extra = max(h * s - full.shape[1], 0)
+    return jnp.pad(full, ((0, 0), (0, extra), (0, extra), (0, 0)))
+
+
+def pool_ref(x, kind, size, stride=None, padding="valid"):
+    rank = x.ndim - 2
+    w = per_axis(size, rank)
+    s = per_axis(stride or size, rank)
+    pads = [(0, 0), *explicit_pads(x, w, s, (1,) * rank, padding), (0, 0)]
+    dims, steps = (1, *w, 1), (1, *s, 1)
+    if kind == "max":
+        return lax.reduce_window(x, -jnp.inf, lax.max, dims, steps, pads)
+    total = lax.reduce_window(x, 0.0, lax.add, dims, steps, pads)
+    if padding != "same":  # explicit padding is zeros that count
+        return total / math.prod(w)
+    return total / lax.reduce_window(jnp.ones_like(x), 0.0, lax.add, dims, steps, pads)
+
+
+def norm_ref(x, axes, eps=1e-3):
+    mean = x.mean(axes, keepdims=True)
+    return (x - mean) / jnp.sqrt(((x - mean) ** 2).mean(axes, keepdims=True) + eps)
+
+
+def groupnorm_ref(x, p, groups):
+    g = x.reshape(*x.shape[:-1], groups, x.shape[-1] // groups)
+    axes = (*range(1, x.ndim - 1), x.ndim)
+    return norm_ref(g, axes).reshape(x.shape) * p["scale"] + p["bias"]
+
+
+def sigmoid(x):
+    return 1 / (1 + jnp.exp(-x))
+
+
+def recurrent_ref(
+    kind, p, x, *, sequences=False, reverse=False, reset_after=True, keep_order=False
+):
+    """Keras' equations, one time step at a time."""
+    w, u = p["kernel"], p["recurrent_kernel"]
+    bias = p.get("bias", jnp.zeros((2, w.shape[1]) if reset_after else w.shape[1:]))
+    units = u.shape[0]
+    h = c = jnp.zeros((x.shape[0], units))
     outs = []
-    for t in range(4):
-        z = x[:, t] @ W + h @ U + b
-        i, f, g, o = jnp.split(z, 4, axis=-1)
-        c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
-        h = jax.nn.sigmoid(o) * jnp.tanh(c)
+    for t in reversed(range(x.shape[1])) if reverse else range(x.shape[1]):
+        xt = x[:, t]
+        if kind == "rnn":
+            h = jnp.tanh(xt @ w + h @ u + bias)
+        elif kind == "lstm":
+            i, f, g, o = jnp.split(xt @ w + h @ u + bias, 4, axis=-1)
+            c = sigmoid(f) * c + sigmoid(i) * jnp.tanh(g)
+            h = sigmoid(o) * jnp.tanh(c)
+        elif reset_after:
+            xz, xr, xh = jnp.split(xt @ w + bias[0], 3, axis=-1)
+            hz, hr, hh = jnp.split(h @ u + bias[1], 3, axis=-1)
+            z, r = sigmoid(xz + hz), sigmoid(xr + hr)
+            h = z * h + (1 - z) * jnp.tanh(xh + r * hh)
+        else:
+            xz, xr, xh = jnp.split(xt @ w + bias, 3, axis=-1)
+            z = sigmoid(xz + h @ u[:, :units])
+            r = sigmoid(xr + h @ u[:, units : 2 * units])
+            h = z * h + (1 - z) * jnp.tanh(xh + (r * h) @ u[:, 2 * units :])
         outs.append(h)
-    np.testing.assert_allclose(y, jnp.stack(outs, 1), rtol=1e-5, atol=1e-6)
-    assert np.asarray(b[3:6]).tolist() == [1.0, 1.0, 1.0]  # Keras' unit_forget_bias
+    if not sequences:
+        return h
+    seq = jnp.stack(outs, axis=1)
+    return jnp.flip(seq, axis=1) if reverse and keep_order else seq
 
 
-def test_gru_matches_keras_reset_after(tmp_path) -> None:
-    model = one_layer(tmp_path, "gru(3)", "[4, 2]")
-    x = jax.random.normal(jax.random.key(5), (2, 4, 2))
-    y, v = run(model, x)
-    p = v["params"]["gru_0"]
-    W, U, b = p["kernel"], p["recurrent_kernel"], p["bias"]
-    b = b.at[0].set(0.1).at[1].set(-0.2)
-    y, _ = run(model, x, _set(v, "gru_0", bias=b))
-    h = jnp.zeros((2, 3))
-    for t in range(4):
-        xz, xr, xh = jnp.split(x[:, t] @ W + b[0], 3, -1)
-        hz, hr, hh = jnp.split(h @ U + b[1], 3, -1)
-        z, r = jax.nn.sigmoid(xz + hz), jax.nn.sigmoid(xr + hr)
-        h = z * h + (1 - z) * jnp.tanh(xh + r * hh)
-    np.testing.assert_allclose(y, h, rtol=1e-5, atol=1e-6)
+def bidirectional_ref(kind, p, x, merge, **kw):
+    f = recurrent_ref(kind, p["forward"], x, **kw)
+    b = recurrent_ref(kind, p["backward"], x, reverse=True, keep_order=True, **kw)
+    return {
+        "concat": jnp.concatenate([f, b], -1),
+        "sum": f + b,
+        "mul": f * b,
+        "ave": (f + b) / 2,
+    }[merge]
 
 
-def test_batchnorm_uses_batch_statistics_only_in_training(tmp_path) -> None:
-    model = one_layer(tmp_path, "batchnorm", "[3]")
+def attention_ref(p, q, kv=None, causal=False):
+    kv = q if kv is None else kv
+
+    def project(name, x):
+        return jnp.einsum("btd,dhk->bthk", x, p[name]["kernel"]) + p[name].get(
+            "bias", 0
+        )
+
+    query, key, value = project("query", q), project("key", kv), project("value", kv)
+    logits = jnp.einsum("bqhk,bthk->bhqt", query, key) / math.sqrt(query.shape[-1])
+    if causal:
+        logits = jnp.where(
+            jnp.tril(jnp.ones(logits.shape[-2:], bool)), logits, -jnp.inf
+        )
+    weights = jnp.exp(logits - logits.max(-1, keepdims=True))
+    weights = weights / weights.sum(-1, keepdims=True)
+    mixed = jnp.einsum("bhqt,bthv->bqhv", weights, value)
+    return jnp.einsum("bqhv,hvd->bqd", mixed, p["out"]["kernel"]) + p["out"].get(
+        "bias", 0
+    )
+
+
+def erf_gelu(x):
+    return 0.5 * x * (1 + jax.scipy.special.erf(x / math.sqrt(2)))
+
+
+def tanh_gelu(x):
+    return 0.5 * x * (1 + jnp.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)))
+
+
+def softmax_ref(x, axis=-1):
+    e = jnp.exp(x - x.max(axis, keepdims=True))
+    return e / e.sum(axis, keepdims=True)
+
+
+def crop_centre(x, h, w):
+    top, left = (x.shape[1] - h) // 2, (x.shape[2] - w) // 2
+    return x[:, top : top + h, left : left + w]
+
+
+# ---------------------------------------------------------------- the table
+
+IMG, SEQ = "[6, 6, 3]", "[5, 4]"
+
+# (layer as written in `.nn`, input shape(s), reference(p, *inputs) with p the
+# layer's parameters and batch statistics set by ``known_values``)
+CASES = [
+    # core
+    ("dense(4)", "[5]", lambda p, x: x @ p["kernel"] + p["bias"]),
+    (
+        "dense(4, act=relu, bias=false)",
+        "[3, 5]",
+        lambda p, x: jnp.maximum(x @ p["kernel"], 0),
+    ),
+    ("flatten", IMG, lambda p, x: x.reshape(B, -1)),
+    ("reshape([-1, 9])", IMG, lambda p, x: x.reshape(B, 12, 9)),
+    ("dropout(0.5)", "[6]", lambda p, x: x),
+    ("identity", "[6]", lambda p, x: x),
+    # activations
+    ("relu", SEQ, lambda p, x: jnp.maximum(x, 0)),
+    ("relu6", SEQ, lambda p, x: jnp.clip(x, 0, 6)),
+    ("leaky_relu", SEQ, lambda p, x: jnp.where(x > 0, x, 0.3 * x)),
+    ("leaky_relu(0.2)", SEQ, lambda p, x: jnp.where(x > 0, x, 0.2 * x)),
+    ("elu", SEQ, lambda p, x: jnp.where(x > 0, x, jnp.expm1(x))),
+    ("gelu", SEQ, lambda p, x: erf_gelu(x)),
+    ("gelu(approximate=true)", SEQ, lambda p, x: tanh_gelu(x)),
+    ("silu", SEQ, lambda p, x: x * sigmoid(x)),
+    ("sigmoid", SEQ, lambda p, x: sigmoid(x)),
+    ("tanh", SEQ, lambda p, x: jnp.tanh(x)),
+    ("softmax", SEQ, lambda p, x: softmax_ref(x)),
+    # not last: a final softmax is left to the loss, and predict() applies it on the
+    # last axis whatever its `axis` (nnlang/lower.py's final_activation)
+    ("softmax(axis=0) -> identity", SEQ, lambda p, x: softmax_ref(x, axis=1)),
+    ("log_softmax", SEQ, lambda p, x: jnp.log(softmax_ref(x))),
+    ("softplus", SEQ, lambda p, x: jnp.log1p(jnp.exp(x))),
+    (
+        "dense(3, act=softmax)",
+        "[4]",
+        lambda p, x: softmax_ref(x @ p["kernel"] + p["bias"]),
+    ),
+    # convolution
+    ("conv(4, 3)", IMG, lambda p, x: conv_ref(x, p["kernel"]) + p["bias"]),
+    (
+        "conv(4, [3, 1], stride=2, padding=same)",
+        IMG,
+        lambda p, x: conv_ref(x, p["kernel"], 2, "same") + p["bias"],
+    ),
+    (
+        "conv(4, 3, stride=2, padding=same)",
+        "[7, 7, 3]",
+        lambda p, x: conv_ref(x, p["kernel"], 2, "same") + p["bias"],
+    ),
+    (
+        "conv(4, 3, dilation=2, padding=1, act=tanh)",
+        IMG,
+        lambda p, x: jnp.tanh(conv_ref(x, p["kernel"], 1, 1, 2) + p["bias"]),
+    ),
+    (
+        "conv(2, 3, padding=[[1, 0], [0, 2]], bias=false)",
+        IMG,
+        lambda p, x: conv_ref(x, p["kernel"], 1, ((1, 0), (0, 2))),
+    ),
+    (
+        "conv(4, 3, groups=2)",
+        "[6, 6, 4]",
+        lambda p, x: conv_ref(x, p["kernel"], groups=2) + p["bias"],
+    ),
+    (
+        "conv1d(3, 5, padding=same)",
+        "[9, 2]",
+        lambda p, x: conv_ref(x, p["kernel"], 1, "same") + p["bias"],
+    ),
+    (
+        "conv2d(3, 2, stride=2)",
+        IMG,
+        lambda p, x: conv_ref(x, p["kernel"], 2) + p["bias"],
+    ),
+    ("conv3d(2, 2)", "[3, 4, 4, 2]", lambda p, x: conv_ref(x, p["kernel"]) + p["bias"]),
+    (
+        "depthwise_conv(3, multiplier=2, padding=same)",
+        IMG,
+        lambda p, x: depthwise_ref(x, p["kernel"], 2, padding="same") + p["bias"],
+    ),
+    (
+        "separable_conv(5, 3, multiplier=2, act=relu)",
+        IMG,
+        lambda p, x: jax.nn.relu(
+            depthwise_ref(x, p["depthwise"]["kernel"], 2)
+            @ p["pointwise"]["kernel"][0, 0]
+            + p["pointwise"]["bias"]
+        ),
+    ),
+    (
+        "conv_transpose(2, 3, stride=2)",
+        "[4, 4, 3]",
+        lambda p, x: conv_transpose_ref(x, p["kernel"], 2, "valid") + p["bias"],
+    ),
+    (
+        "conv_transpose(2, 3, stride=2, padding=same)",
+        "[4, 4, 3]",
+        lambda p, x: conv_transpose_ref(x, p["kernel"], 2, "same") + p["bias"],
+    ),
+    (
+        "conv_transpose(2, 2, stride=3)",
+        "[3, 3, 2]",
+        lambda p, x: conv_transpose_ref(x, p["kernel"], 3, "valid") + p["bias"],
+    ),
+    (
+        "conv_transpose(2, 4, stride=2, padding=same)",
+        "[3, 3, 2]",
+        lambda p, x: conv_transpose_ref(x, p["kernel"], 2, "same") + p["bias"],
+    ),
+    # pooling and resizing
+    ("maxpool(2)", "[7, 7, 2]", lambda p, x: pool_ref(x, "max", 2)),
+    (
+        "maxpool(3, stride=1, padding=same)",
+        IMG,
+        lambda p, x: pool_ref(x, "max", 3, 1, "same"),
+    ),
+    ("maxpool(2, padding=1)", "[5, 5, 2]", lambda p, x: pool_ref(x, "max", 2, 2, 1)),
+    ("maxpool1d(2)", "[9, 3]", lambda p, x: pool_ref(x, "max", 2)),
+    ("maxpool2d([2, 3])", IMG, lambda p, x: pool_ref(x, "max", (2, 3))),
+    ("maxpool3d(2)", "[4, 4, 4, 2]", lambda p, x: pool_ref(x, "max", 2)),
+    ("avgpool(2)", "[7, 7, 2]", lambda p, x: pool_ref(x, "avg", 2)),
+    (
+        "avgpool(2, padding=same)",
+        "[7, 7, 2]",
+        lambda p, x: pool_ref(x, "avg", 2, 2, "same"),
+    ),
+    (
+        "avgpool(3, stride=2, padding=1)",
+        "[7, 7, 2]",
+        lambda p, x: pool_ref(x, "avg", 3, 2, 1),
+    ),
+    ("avgpool1d(3, stride=1)", "[9, 3]", lambda p, x: pool_ref(x, "avg", 3, 1)),
+    ("avgpool2d(2)", IMG, lambda p, x: pool_ref(x, "avg", 2)),
+    ("avgpool3d(2)", "[4, 4, 4, 2]", lambda p, x: pool_ref(x, "avg", 2)),
+    ("global_avgpool", IMG, lambda p, x: x.mean((1, 2))),
+    ("global_avgpool(keepdims=true)", IMG, lambda p, x: x.mean((1, 2), keepdims=True)),
+    ("global_maxpool", "[7, 3]", lambda p, x: x.max(1)),
+    ("upsample(2)", "[3, 3, 2]", lambda p, x: x.repeat(2, 1).repeat(2, 2)),
+    ("upsample([1, 3])", "[3, 3, 2]", lambda p, x: x.repeat(3, 2)),
+    (
+        "upsample(2, interpolation=bilinear)",
+        "[3, 3, 2]",
+        lambda p, x: jax.image.resize(x, (B, 6, 6, 2), "bilinear"),
+    ),
+    ("zero_pad(1)", IMG, lambda p, x: jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))),
+    (
+        "zero_pad([[1, 2], [0, 3]])",
+        IMG,
+        lambda p, x: jnp.pad(x, ((0, 0), (1, 2), (0, 3), (0, 0))),
+    ),
+    ("zero_pad([2, 3])", "[5, 2]", lambda p, x: jnp.pad(x, ((0, 0), (2, 3), (0, 0)))),
+    ("crop(1)", IMG, lambda p, x: x[:, 1:5, 1:5]),
+    ("crop([[1, 2], [0, 3]])", IMG, lambda p, x: x[:, 1:4, 0:3]),
+    # normalisation (evaluation mode: the moving statistics)
+    (
+        "batchnorm",
+        IMG,
+        lambda p, x: (
+            (x - p["mean"]) / jnp.sqrt(p["var"] + 1e-3) * p["scale"] + p["bias"]
+        ),
+    ),
+    (
+        "batchnorm(axis=0, bias=false)",
+        "[4, 3]",
+        lambda p, x: (
+            (x - p["mean"][:, None])
+            / jnp.sqrt(p["var"][:, None] + 1e-3)
+            * p["scale"][:, None]
+        ),
+    ),
+    ("layernorm", IMG, lambda p, x: norm_ref(x, -1) * p["scale"] + p["bias"]),
+    (
+        "layernorm(axis=0, scale=false)",
+        "[4, 3]",
+        lambda p, x: norm_ref(x, 1) + p["bias"][:, None],
+    ),
+    ("groupnorm(2)", "[4, 4, 6]", lambda p, x: groupnorm_ref(x, p, 2)),
+    (
+        "groupnorm(3, axis=0)",
+        "[6, 4]",
+        lambda p, x: jnp.swapaxes(groupnorm_ref(jnp.swapaxes(x, 1, 2), p, 3), 1, 2),
+    ),
+    # sequences
+    ("embedding(10, 4)", "i32[5]", lambda p, x: p["embedding"][x]),
+    ("rnn(3)", SEQ, lambda p, x: recurrent_ref("rnn", p, x)),
+    (
+        "rnn(3, sequences=true, reverse=true)",
+        SEQ,
+        lambda p, x: recurrent_ref("rnn", p, x, sequences=True, reverse=True),
+    ),
+    ("lstm(3)", SEQ, lambda p, x: recurrent_ref("lstm", p, x)),
+    (
+        "lstm(3, sequences=true)",
+        SEQ,
+        lambda p, x: recurrent_ref("lstm", p, x, sequences=True),
+    ),
+    ("gru(3)", SEQ, lambda p, x: recurrent_ref("gru", p, x)),
+    (
+        "gru(3, sequences=true, reset_after=false)",
+        SEQ,
+        lambda p, x: recurrent_ref("gru", p, x, sequences=True, reset_after=False),
+    ),
+    ("gru(3, bias=false)", SEQ, lambda p, x: recurrent_ref("gru", p, x)),
+    (
+        "bidirectional(lstm(3))",
+        SEQ,
+        lambda p, x: bidirectional_ref("lstm", p, x, "concat"),
+    ),
+    (
+        "bidirectional(gru(3, sequences=true), merge=sum)",
+        SEQ,
+        lambda p, x: bidirectional_ref("gru", p, x, "sum", sequences=True),
+    ),
+    (
+        "bidirectional(rnn(3, sequences=true), merge=average)",
+        SEQ,
+        lambda p, x: bidirectional_ref("rnn", p, x, "ave", sequences=True),
+    ),
+    (
+        "bidirectional(rnn(3), merge=mul)",
+        SEQ,
+        lambda p, x: bidirectional_ref("rnn", p, x, "mul"),
+    ),
+    ("attention(2, 3)", SEQ, lambda p, x: attention_ref(p, x)),
+    (
+        "attention(2, 3, causal=true, bias=false)",
+        SEQ,
+        lambda p, x: attention_ref(p, x, causal=True),
+    ),
+    ("attention(2, 3, value_dim=5)", SEQ, lambda p, x: attention_ref(p, x)),
+    (
+        "attention(2, 3, causal=true)",
+        ("[4, 6]", "[5, 2]"),
+        lambda p, q, kv: attention_ref(p, q, kv, causal=True),
+    ),
+    ("positional(8)", SEQ, lambda p, x: x + p["embedding"][:5]),
+    # merging
+    ("add", (IMG, IMG, IMG), lambda p, a, b, c: a + b + c),
+    ("add", ("[4, 3]", "[3]"), lambda p, a, b: a + b[:, None]),
+    ("multiply", (IMG, "[1, 1, 3]"), lambda p, a, b: a * b),
+    ("average", (SEQ, SEQ), lambda p, a, b: (a + b) / 2),
+    ("concat", (IMG, "[6, 6, 2]"), lambda p, a, b: jnp.concatenate([a, b], -1)),
+    ("concat(axis=0)", (SEQ, "[2, 4]"), lambda p, a, b: jnp.concatenate([a, b], 1)),
+    # train-time only: deterministic at evaluation
+    ("random_flip", IMG, lambda p, x: x),
+    ("random_flip(horizontal)", IMG, lambda p, x: x),
+    ("random_crop([4, 3])", IMG, lambda p, x: crop_centre(x, 4, 3)),
+    ("random_crop([3, 3, 3])", "[6, 5, 3]", lambda p, x: crop_centre(x, 3, 3)),
+    ("gaussian_noise(0.5)", "[6]", lambda p, x: x),
+]
+
+
+def case_id(case) -> str:
+    layer, shape, _ = case
+    return f"{layer} on {shape if isinstance(shape, str) else ' '.join(shape)}"
+
+
+def test_every_layer_has_a_lowering_and_a_row() -> None:
+    builtins = {name for name, spec in LAYERS.items() if is_builtin(name)}
+    assert all(LAYERS[name].lower is not None for name in builtins)
+    covered = {layer.split("(")[0] for layer, _, _ in CASES}
+    assert builtins <= covered, sorted(builtins - covered)
+
+
+@pytest.mark.parametrize(
+    ("layer", "shape", "reference"), CASES, ids=map(case_id, CASES)
+)
+def test_layer(layer: str, shape, reference) -> None:
+    model = compile_source(model_source(layer, shape))
+    inputs = make_inputs(model)
+    node = model.graph.node(model.graph.outputs["output"])
+    shapes = jax.eval_shape(lambda xs: model.init(jax.random.key(0), xs), inputs)
+
+    # the parameter oracle: Flax's tree has the registry's (Keras') counts
+    summary = summarize(model.graph)
+    sizes = {
+        c: sum(math.prod(a.shape) for a in jax.tree_util.tree_leaves(tree))
+        for c, tree in shapes.items()
+    }
+    assert sizes.get("params", 0) == summary.trainable
+    assert sizes.get("batch_stats", 0) == summary.non_trainable
+    assert set(shapes) <= {"params", "batch_stats"}
+    assert all(set(tree) == {node.name} for tree in shapes.values())
+
+    # the shape oracle, in both modes
+    for train in (False, True):
+        out = jax.eval_shape(
+            lambda v, xs, train=train: model.apply(
+                v, xs, train=train, rngs={"dropout": jax.random.key(0)}
+            )[0]["output"],
+            shapes,
+            inputs,
+        )
+        assert out.shape == (B, *node.type.shape), (train, out.shape, node.type)
+        assert out.dtype == jnp.float32
+
+    # the numerical reference, with known parameter values
+    variables = known_values(shapes)
+    p = {
+        k: v for tree in variables.values() for k, v in tree.get(node.name, {}).items()
+    }
+    got = jax.jit(model.predict)(variables, inputs)["output"]
+    want = jax.jit(reference)(p, *(inputs[n] for n in model.input_names))
+    np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-5)
+
+
+# ---------------------------------------------------------------- training vs evaluation
+
+
+def test_dropout_drops_and_rescales_only_while_training() -> None:
+    model = one_layer("dropout(0.25)", "[4000]")
+    x = jnp.ones((B, 4000))
+    evaluated, v = run(model, x)
+    assert np.array_equal(evaluated, x)
+    trained, _ = run(model, x, v, train=True)
+    kept = np.asarray(trained) != 0
+    assert abs(kept.mean() - 0.75) < 0.03
+    np.testing.assert_allclose(np.asarray(trained)[kept], 1 / 0.75, rtol=1e-6)
+    other, _ = run(model, x, v, train=True, seed=2)
+    assert not np.array_equal(trained, other)  # a new mask for a new key
+
+
+def test_gaussian_noise_only_while_training() -> None:
+    model = one_layer("gaussian_noise(0.5)", "[4000]")
+    x = jnp.ones((B, 4000))
+    evaluated, v = run(model, x)
+    assert np.array_equal(evaluated, x)
+    trained, _ = run(model, x, v, train=True)
+    assert abs(float(jnp.std(trained - x)) - 0.5) < 0.03
+
+
+def test_batchnorm_uses_and_updates_batch_statistics_only_in_training() -> None:
+    model = one_layer("batchnorm(momentum=0.9)", "[3]")
     x = jax.random.normal(jax.random.key(6), (16, 3)) * 4 + 2
-    variables = model.init(jax.random.key(0), {"x": x})
-    out, state = model.apply(variables, {"x": x}, train=True, rngs={"dropout": jax.random.key(0)})
-    ref = (x - x.mean(0)) / jnp.sqrt(x.var(0) + 1e-3)
-    np.testing.assert_allclose(out["output"], ref, rtol=1e-4, atol=1e-4)
-    moved = state["batch_stats"]["batchnorm_0"]["mean"]
-    np.testing.assert_allclose(moved, 0.01 * x.mean(0), rtol=1e-4)  # momentum 0.99
-    evaluated, _ = model.apply(variables, {"x": x}, train=False)
+    variables = init(model, {"x": x})
+    out, state = model.apply(variables, {"x": x}, train=True)
+    np.testing.assert_allclose(out["output"], norm_ref(x, 0), rtol=1e-4, atol=1e-4)
+    stats = state["batch_stats"]["batchnorm_0"]
+    np.testing.assert_allclose(stats["mean"], 0.1 * x.mean(0), rtol=1e-5)
+    np.testing.assert_allclose(stats["var"], 0.9 + 0.1 * x.var(0), rtol=1e-5)
+    evaluated, state = model.apply(variables, {"x": x}, train=False)
+    assert state == {}
     np.testing.assert_allclose(evaluated["output"], x / jnp.sqrt(1 + 1e-3), rtol=1e-5)
 
 
-def test_dropout_and_noise_only_in_training(tmp_path) -> None:
-    for layer in ("dropout(0.5)", "gaussian_noise(1.0)"):
-        model = one_layer(tmp_path, layer, "[100]")
-        x = jnp.ones((4, 100))
-        y_eval, v = run(model, x)
-        y_train, _ = run(model, x, v, train=True)
-        assert np.array_equal(y_eval, x)
-        assert not np.array_equal(y_train, x)
+def test_random_flip_flips_some_examples_while_training() -> None:
+    model = one_layer("random_flip(horizontal)", "[2, 3, 1]")
+    x = jnp.broadcast_to(jnp.arange(6.0).reshape(1, 2, 3, 1), (64, 2, 3, 1))
+    evaluated, v = run(model, x)
+    assert np.array_equal(evaluated, x)
+    trained, _ = run(model, x, v, train=True)
+    flipped = np.all(np.asarray(trained) == np.asarray(x[:, :, ::-1]), axis=(1, 2, 3))
+    same = np.all(np.asarray(trained) == np.asarray(x), axis=(1, 2, 3))
+    assert np.all(flipped | same) and 10 < flipped.sum() < 54
 
 
-def test_shared_layer_has_one_parameter_set(tmp_path) -> None:
-    model = compile_source(tmp_path, "model m {\n    input a: [4]\n    input b: [4]\n"
-                           "    x = a -> dense(3) as enc\n    y = b -> enc\n"
-                           "    output (x, y) -> concat\n}\n")
-    variables = model.init(jax.random.key(0), {"a": jnp.ones((1, 4)), "b": jnp.ones((1, 4))})
+def test_random_crop_takes_random_windows_while_training() -> None:
+    model = one_layer("random_crop([2, 2])", "[5, 5, 1]")
+    x = jnp.broadcast_to(jnp.arange(25.0).reshape(1, 5, 5, 1), (32, 5, 5, 1))
+    evaluated, v = run(model, x)
+    np.testing.assert_array_equal(evaluated, x[:, 1:3, 1:3])  # the centre
+    trained, _ = run(model, x, v, train=True)
+    corners = np.asarray(trained[:, 0, 0, 0])
+    for example, corner in zip(np.asarray(trained), corners, strict=True):
+        top, left = divmod(int(corner), 5)  # each example is a 2x2 window of the image
+        assert top <= 3 and left <= 3
+        np.testing.assert_array_equal(
+            example, np.asarray(x[0, top : top + 2, left : left + 2])
+        )
+    assert len(set(corners.tolist())) > 3  # drawn per example
+
+
+def test_attention_dropout_only_while_training() -> None:
+    model = one_layer("attention(2, 3, dropout=0.5)", SEQ)
+    x = make_inputs(model)["x"]
+    evaluated, v = run(model, x)
+    again, _ = run(model, x, v)
+    trained, _ = run(model, x, v, train=True)
+    assert np.array_equal(evaluated, again) and not np.allclose(evaluated, trained)
+
+
+def test_one_rng_stream_serves_every_random_layer() -> None:
+    model = compile_source(
+        "model m {\n    input x: [6, 6, 2]\n    random_flip\n    random_crop([4, 4])\n"
+        "    gaussian_noise(0.1)\n    flatten\n    dropout(0.5)\n    dense(2)\n}\n"
+    )
+    x = make_inputs(model)["x"]
+    y, v = run(model, x, train=True)
+    assert y.shape == (B, 2)
+    assert model.rng_names == ("dropout",)
+
+
+# ---------------------------------------------------------------- names and sharing
+
+
+def test_shared_layer_has_one_parameter_set() -> None:
+    model = compile_source(
+        "model m {\n    input a: [4]\n    input b: [4]\n"
+        "    x = a -> dense(3) as enc\n    y = b -> enc\n"
+        "    output (x, y) -> concat\n}\n"
+    )
+    inputs = make_inputs(model)
+    inputs["b"] = inputs["a"]
+    variables = init(model, inputs)
     assert list(variables["params"]) == ["enc"]
-    out, _ = model.apply(variables, {"a": jnp.ones((1, 4)), "b": jnp.ones((1, 4))},
-                         train=False)
-    np.testing.assert_allclose(out["output"][:, :3], out["output"][:, 3:])
+    out = jax.jit(model.predict)(variables, inputs)["output"]
+    np.testing.assert_array_equal(out[:, :3], out[:, 3:])
 
 
-def test_nested_names_follow_the_source(tmp_path) -> None:
-    model = compile_source(tmp_path, "block conv_bn(f) {\n    conv(f, 3, bias=false)\n"
-                           "    batchnorm\n}\n\nmodel m {\n    input x: [6, 6, 1]\n"
-                           "    conv_bn(2)\n    conv_bn(4)\n}\n")
-    variables = model.init(jax.random.key(0), model.sample_inputs())
+def test_nested_names_follow_the_source() -> None:
+    model = compile_source(
+        "block conv_bn(f) {\n    conv(f, 3, bias=false)\n    batchnorm\n}\n\n"
+        "model m {\n    input x: [6, 6, 1]\n    conv_bn(2)\n    conv_bn(4)\n}\n"
+    )
+    variables = jax.eval_shape(model.init, jax.random.key(0), model.sample_inputs())
     assert set(variables["params"]) == {"conv_bn_0", "conv_bn_1"}
     assert set(variables["params"]["conv_bn_1"]) == {"conv_0", "batchnorm_0"}
     assert set(variables["batch_stats"]["conv_bn_0"]["batchnorm_0"]) == {"mean", "var"}
 
 
-# ---------------------------------------------------------------- the oracles
-
-ORACLE = [
-    ("dense(7, act=gelu)", "[5]"),
-    ("dense(7)", "[3, 5]"),
-    ("flatten", "[2, 3, 4]"),
-    ("reshape([-1, 4])", "[2, 3, 4]"),
-    ("dropout(0.3)", "[6]"),
-    ("identity", "[6]"),
-    ("leaky_relu(0.2)", "[6]"),
-    ("softmax", "[6]"),
-    ("conv(4, 3)", "[9, 9, 2]"),
-    ("conv(4, [3, 1], stride=2, padding=same)", "[9, 9, 2]"),
-    ("conv(4, 3, dilation=2, padding=1)", "[9, 9, 2]"),
-    ("conv(4, 3, groups=2)", "[9, 9, 2]"),
-    ("conv1d(8, 5, padding=same)", "[20, 3]"),
-    ("conv3d(2, 2)", "[4, 4, 4, 1]"),
-    ("depthwise_conv(3, multiplier=2)", "[8, 8, 3]"),
-    ("separable_conv(5, 3, padding=same)", "[8, 8, 3]"),
-    ("conv_transpose(4, 3, stride=2)", "[5, 5, 2]"),
-    ("conv_transpose(4, 3, stride=2, padding=same)", "[5, 5, 2]"),
-    ("maxpool(2)", "[9, 9, 2]"),
-    ("maxpool(3, stride=1, padding=same)", "[9, 9, 2]"),
-    ("avgpool(2, padding=same)", "[9, 9, 2]"),
-    ("maxpool(2)", "[10, 3]"),
-    ("global_avgpool", "[5, 5, 3]"),
-    ("global_maxpool", "[7, 3]"),
-    ("upsample(2)", "[3, 3, 2]"),
-    ("zero_pad(1)", "[3, 3, 2]"),
-    ("crop(1)", "[5, 5, 2]"),
-    ("batchnorm", "[4, 4, 6]"),
-    ("layernorm", "[5, 6]"),
-    ("groupnorm(3)", "[4, 4, 6]"),
-    ("rnn(5)", "[7, 3]"),
-    ("lstm(5, sequences=true)", "[7, 3]"),
-    ("gru(5)", "[7, 3]"),
-    ("bidirectional(lstm(4))", "[7, 3]"),
-    ("bidirectional(gru(4, sequences=true), merge=sum)", "[7, 3]"),
-    ("attention(2, 8)", "[6, 16]"),
-    ("attention(2, 8, causal=true)", "[6, 16]"),
-    ("positional(10)", "[6, 16]"),
-    ("random_flip", "[6, 6, 3]"),
-    ("random_crop([4, 4])", "[6, 6, 3]"),
-    ("gaussian_noise(0.1)", "[6]"),
-]
+def test_composite_layers_keep_one_entry_with_named_parts() -> None:
+    model = compile_source(
+        "model m {\n    input x: [6, 6, 2]\n    separable_conv(4, 3)\n"
+        "    reshape([16, 4])\n    bidirectional(gru(3))\n}\n"
+    )
+    params = jax.eval_shape(model.init, jax.random.key(0), model.sample_inputs())[
+        "params"
+    ]
+    assert set(params) == {"separable_conv_0", "bidirectional_0"}
+    assert set(params["separable_conv_0"]) == {"depthwise", "pointwise"}
+    assert set(params["bidirectional_0"]) == {"forward", "backward"}
+    assert params["bidirectional_0"]["forward"]["bias"].shape == (
+        2,
+        9,
+    )  # Keras' reset_after
 
 
-@pytest.mark.parametrize(("layer", "shape"), ORACLE, ids=[f"{l} on {s}" for l, s in ORACLE])
-def test_shape_and_parameter_oracles(tmp_path, layer: str, shape: str) -> None:
-    model = one_layer(tmp_path, layer, shape)
-    node = model.graph.node(model.graph.outputs["output"])
-    x = jnp.ones((2, *(int(d) for d in shape.strip("[]").split(","))))
-    variables = model.init(jax.random.key(0), {"x": x})
-    for train in (False, True):
-        out = jax.eval_shape(lambda v, x: model.apply(v, {"x": x}, train=train,
-                             rngs={"dropout": jax.random.key(0)})[0]["output"], variables, x)
-        assert out.shape == (2, *node.type.shape), (train, out.shape, node.type)
-    summary = summarize(model.graph)
-    sizes = sum(a.size for a in jax.tree_util.tree_leaves(variables))
-    assert sizes == summary.total, (sizes, summary.total)
+def test_keras_initial_values() -> None:
+    model = compile_source(
+        "model m {\n    input x: [5, 4]\n    lstm(3, sequences=true)\n"
+        "    dense(2, init=ones, bias_init=constant(0.5))\n    layernorm\n}\n"
+    )
+    params = init(model, model.sample_inputs())["params"]
+    bias = np.asarray(params["lstm_0"]["bias"])
+    assert bias.tolist() == [0.0] * 3 + [1.0] * 3 + [0.0] * 6  # unit_forget_bias
+    u = np.asarray(params["lstm_0"]["recurrent_kernel"])  # orthogonal rows
+    np.testing.assert_allclose(u @ u.T, np.eye(3), atol=1e-5)
+    assert np.all(np.asarray(params["dense_0"]["kernel"]) == 1)
+    assert np.all(np.asarray(params["dense_0"]["bias"]) == 0.5)
+    assert np.all(np.asarray(params["layernorm_0"]["scale"]) == 1)
 
 
-def test_embedding_takes_token_ids(tmp_path) -> None:
-    model = compile_source(tmp_path, "model m {\n    input x: i32[6]\n    embedding(20, 4)\n"
-                           "    lstm(3)\n}\n")
-    x = jnp.arange(12, dtype=jnp.int32).reshape(2, 6)
-    y, v = run(model, x)
-    assert y.shape == (2, 3)
-    assert sum(a.size for a in jax.tree_util.tree_leaves(v)) == summarize(model.graph).total
+# ---------------------------------------------------------------- paths and dtypes
 
 
-# ---------------------------------------------------------------- more references
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+def test_hoisted_input_projection_gives_the_same_result(kind: str) -> None:
+    from nnlang.layers.flaxops import KerasRecurrent
 
-X = jax.random.normal(jax.random.key(7), (2, 4, 4, 3))
-SEQ = jax.random.normal(jax.random.key(8), (2, 5, 4))
-
-ELEMENTWISE = [
-    ("relu", "[4, 4, 3]", X, jax.nn.relu(X)),
-    ("relu6", "[4, 4, 3]", X * 8, jnp.clip(X * 8, 0, 6)),
-    ("leaky_relu(0.2)", "[4, 4, 3]", X, jnp.where(X > 0, X, 0.2 * X)),
-    ("elu", "[4, 4, 3]", X, jnp.where(X > 0, X, jnp.expm1(X))),
-    ("sigmoid", "[4, 4, 3]", X, 1 / (1 + jnp.exp(-X))),
-    ("tanh", "[4, 4, 3]", X, jnp.tanh(X)),
-    ("softplus", "[4, 4, 3]", X, jnp.log1p(jnp.exp(X))),
-    ("silu", "[4, 4, 3]", X, X / (1 + jnp.exp(-X))),
-    ("softmax", "[4, 4, 3]", X, jnp.exp(X) / jnp.exp(X).sum(-1, keepdims=True)),
-    ("log_softmax", "[4, 4, 3]", X, X - jnp.log(jnp.exp(X).sum(-1, keepdims=True))),
-    ("flatten", "[4, 4, 3]", X, X.reshape(2, 48)),
-    ("reshape([16, 3])", "[4, 4, 3]", X, X.reshape(2, 16, 3)),
-    ("global_avgpool", "[4, 4, 3]", X, X.mean((1, 2))),
-    ("global_maxpool", "[4, 4, 3]", X, X.max((1, 2))),
-    ("upsample(2)", "[4, 4, 3]", X, X.repeat(2, 1).repeat(2, 2)),
-    ("zero_pad(1)", "[4, 4, 3]", X, jnp.pad(X, ((0, 0), (1, 1), (1, 1), (0, 0)))),
-    ("crop(1)", "[4, 4, 3]", X, X[:, 1:3, 1:3]),
-    ("maxpool(2)", "[4, 4, 3]", X, X.reshape(2, 2, 2, 2, 2, 3).max((2, 4))),
-    ("avgpool(2)", "[4, 4, 3]", X, X.reshape(2, 2, 2, 2, 2, 3).mean((2, 4))),
-]
+    x = np.random.default_rng(3).standard_normal((B, 6, 4)).astype(np.float32)
+    inloop = KerasRecurrent(kind, 3, sequences=True, hoist_inputs=False)
+    hoisted = KerasRecurrent(kind, 3, sequences=True, hoist_inputs=True)
+    params = jax.jit(inloop.init)(jax.random.key(0), x)
+    np.testing.assert_allclose(
+        jax.jit(inloop.apply)(params, x),
+        jax.jit(hoisted.apply)(params, x),
+        rtol=1e-5,
+        atol=1e-6,
+    )
 
 
-@pytest.mark.parametrize(("layer", "shape", "x", "want"), ELEMENTWISE,
-                         ids=[row[0] for row in ELEMENTWISE])
-def test_parameter_free_layers_match_jax_numpy(tmp_path, layer, shape, x, want) -> None:
-    model = one_layer(tmp_path, layer, shape)
-    y, variables = run(model, x)
-    if model.logits_outputs:  # a final softmax/sigmoid is left to the loss; predict applies it
-        assert np.array_equal(y, x)
-        y = model.predict(variables, {"x": x})["output"]
-    np.testing.assert_allclose(y, want, rtol=1e-5, atol=1e-5)
-
-
-def test_merges_match_jax_numpy(tmp_path) -> None:
-    a, b = X, X * 2 + 1
-    for layer, want in (("add", a + b), ("multiply", a * b), ("average", (a + b) / 2),
-                        ("concat", jnp.concatenate([a, b], -1)),
-                        ("concat(axis=0)", jnp.concatenate([a, b], 1))):
-        model = compile_source(tmp_path, "model m {\n    input a: [4, 4, 3]\n"
-                               f"    input b: [4, 4, 3]\n    (a, b) -> {layer}\n}}\n")
-        inputs = {"a": a, "b": b}
-        out, _ = model.apply(model.init(jax.random.key(0), inputs), inputs, train=False)
-        np.testing.assert_allclose(out["output"], want, rtol=1e-6, err_msg=layer)
-
-
-def test_depthwise_and_transpose_convs_match_lax(tmp_path) -> None:
-    model = one_layer(tmp_path, "depthwise_conv(3, multiplier=2, padding=same)", "[4, 4, 3]")
-    y, v = run(model, X)
-    p = v["params"]["depthwise_conv_0"]
-    ref = jax.lax.conv_general_dilated(X, p["kernel"], (1, 1), "SAME",
-                                       dimension_numbers=("NHWC", "HWIO", "NHWC"),
-                                       feature_group_count=3) + p["bias"]
-    np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5)
-    model = one_layer(tmp_path, "conv_transpose(2, 3, stride=2)", "[4, 4, 3]")
-    y, v = run(model, X)
-    p = v["params"]["conv_transpose_0"]
-    ref = jax.lax.conv_transpose(X, p["kernel"], (2, 2), "VALID",
-                                 dimension_numbers=("NHWC", "HWIO", "NHWC")) + p["bias"]
-    np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5)
-
-
-def test_separable_conv_is_depthwise_then_pointwise(tmp_path) -> None:
-    y, v = run(one_layer(tmp_path, "separable_conv(5, 3)", "[4, 4, 3]"), X)
-    p = v["params"]["separable_conv_0"]
-    dn = ("NHWC", "HWIO", "NHWC")
-    mid = jax.lax.conv_general_dilated(X, p["depthwise"]["kernel"], (1, 1), "VALID",
-                                       dimension_numbers=dn, feature_group_count=3)
-    ref = jax.lax.conv_general_dilated(mid, p["pointwise"]["kernel"], (1, 1), "VALID",
-                                       dimension_numbers=dn) + p["pointwise"]["bias"]
-    np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5)
-
-
-def test_norms_match_jax_numpy(tmp_path) -> None:
-    y, _ = run(one_layer(tmp_path, "layernorm", "[4, 4, 3]"), X)
-    ref = (X - X.mean(-1, keepdims=True)) / jnp.sqrt(X.var(-1, keepdims=True) + 1e-3)
-    np.testing.assert_allclose(y, ref, rtol=1e-4, atol=1e-4)
-    x6 = jnp.concatenate([X, X * 3], -1)
-    y, _ = run(one_layer(tmp_path, "groupnorm(2)", "[4, 4, 6]"), x6)
-    g = x6.reshape(2, 4, 4, 2, 3)
-    ref = ((g - g.mean((1, 2, 4), keepdims=True))
-           / jnp.sqrt(g.var((1, 2, 4), keepdims=True) + 1e-3)).reshape(x6.shape)
-    np.testing.assert_allclose(y, ref, rtol=1e-4, atol=1e-4)
-
-
-def test_embedding_and_positional_are_lookups(tmp_path) -> None:
-    model = compile_source(tmp_path, "model m {\n    input x: i32[5]\n    embedding(10, 4)\n"
-                           "    positional(8)\n}\n")
-    ids = jnp.asarray([[1, 2, 3, 0, 9], [4, 4, 4, 4, 4]], jnp.int32)
-    y, v = run(model, ids)
-    table, pos = v["params"]["embedding_0"]["embedding"], v["params"]["positional_0"]["embedding"]
-    np.testing.assert_allclose(y, table[ids] + pos[:5], rtol=1e-6)
-
-
-def test_attention_matches_the_formula(tmp_path) -> None:
-    model = one_layer(tmp_path, "attention(2, 3, causal=true)", "[5, 4]")
-    y, v = run(model, SEQ)
-    p = v["params"]["attention_0"]
-    q, k, val = (jnp.einsum("btd,dhk->bthk", SEQ, p[n]["kernel"]) + p[n]["bias"]
-                 for n in ("query", "key", "value"))
-    logits = jnp.einsum("bqhk,bthk->bhqt", q, k) / jnp.sqrt(3.0)
-    logits = jnp.where(jnp.tril(jnp.ones((5, 5), bool)), logits, -jnp.inf)
-    mixed = jnp.einsum("bhqt,bthk->bqhk", jax.nn.softmax(logits, -1), val)
-    ref = jnp.einsum("bqhk,hkd->bqd", mixed, p["out"]["kernel"]) + p["out"]["bias"]
-    np.testing.assert_allclose(y, ref, rtol=1e-4, atol=1e-5)
-
-
-def test_simple_rnn_and_bidirectional_match_loops(tmp_path) -> None:
-    y, v = run(one_layer(tmp_path, "rnn(3)", "[5, 4]"), SEQ)
-    p = v["params"]["rnn_0"]
-    h = jnp.zeros((2, 3))
-    for t in range(5):
-        h = jnp.tanh(SEQ[:, t] @ p["kernel"] + h @ p["recurrent_kernel"] + p["bias"])
-    np.testing.assert_allclose(y, h, rtol=1e-5, atol=1e-6)
-    y, v = run(one_layer(tmp_path, "bidirectional(rnn(3))", "[5, 4]"), SEQ)
-    p = v["params"]["bidirectional_0"]
-    outs = []
-    for name, order in (("forward", range(5)), ("backward", reversed(range(5)))):
-        q, h = p[name], jnp.zeros((2, 3))
-        for t in order:
-            h = jnp.tanh(SEQ[:, t] @ q["kernel"] + h @ q["recurrent_kernel"] + q["bias"])
-        outs.append(h)
-    np.testing.assert_allclose(y, jnp.concatenate(outs, -1), rtol=1e-5, atol=1e-6)
+def test_bf16_computation() -> None:
+    text = (
+        "model m {\n    input x: [6, 6, 2]\n    conv(4, 3, act=relu)\n    batchnorm\n"
+        "    reshape([16, 4])\n    lstm(4, sequences=true)\n    attention(2, 2)\n"
+        "    layernorm\n    flatten\n    dense(3)\n}\n"
+    )
+    f32, bf16 = compile_source(text), compile_source(text, dtype=jnp.bfloat16)
+    x = make_inputs(f32)["x"]
+    variables = init(f32, {"x": x})
+    want, _ = run(f32, x, variables)
+    got, _ = run(bf16, x, variables)
+    assert got.dtype == jnp.bfloat16
+    np.testing.assert_allclose(got.astype(jnp.float32), want, rtol=0.1, atol=0.1)

@@ -2,9 +2,11 @@
 
 ``LAYERS`` maps a layer name to its :class:`~nnlang.layers.base.LayerSpec`:
 arguments with types, defaults (Keras' where Keras and Flax differ) and ranges,
-a shape-and-dtype rule, Keras-convention parameter counts and a FLOP count.
-Both the checker (``shapes.py``, ``summary.py``) and the Flax lowering read it,
-so a layer cannot be checkable but not compilable. Families live in their own
+a shape-and-dtype rule, Keras-convention parameter counts, a FLOP count and
+its Flax lowering (``lower``, which imports JAX only when called; helpers in
+:mod:`~nnlang.layers.flaxops`). Both the checker (``shapes.py``,
+``summary.py``) and the compiler (``lower.py``) read it, so a layer cannot be
+checkable but not compilable. Families live in their own
 modules, as in Flax: :mod:`~nnlang.layers.core`, :mod:`~nnlang.layers.activations`,
 :mod:`~nnlang.layers.conv`, :mod:`~nnlang.layers.pooling`, :mod:`~nnlang.layers.norm`,
 :mod:`~nnlang.layers.sequence`, :mod:`~nnlang.layers.merge`,
@@ -33,8 +35,6 @@ Plugins add entries with :func:`register_layer`; ``lookup(name)`` finds one.
 """
 
 from __future__ import annotations
-
-from dataclasses import replace
 
 from nnlang.layers import (
     activations,
@@ -84,11 +84,9 @@ GROUPS = (
     "augmentation",
 )
 
-from nnlang.layers.flaxops import LOWERINGS  # noqa: E402  (JAX-free until called)
-
 for _family in (core, activations, conv, pooling, norm, sequence, merge, augment):
     for _spec in _family.SPECS:
-        register_builtin(_spec if _spec.lower else replace(_spec, lower=LOWERINGS[_spec.name]))
+        register_builtin(_spec)
 del _family, _spec
 
 __all__ = [

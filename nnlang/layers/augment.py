@@ -5,6 +5,10 @@ Each is random while training and deterministic at evaluation (``train_only``):
 ``random_crop`` takes the centre crop, as Keras' RandomCrop does, so the
 output shape is the same in both modes. None has parameters, and none costs
 FLOPs at inference.
+
+Lowering: every random draw comes from the ``dropout`` rng stream
+(``ctx.module.make_rng("dropout")``), so one stream serves dropout, noise and
+augmentation. Flips and crops are drawn per example.
 """
 
 from __future__ import annotations
@@ -23,6 +27,24 @@ def _flip_infer(attrs: dict, inputs: list[TensorType]) -> TensorType:
     return x
 
 
+def lower_random_flip(attrs: dict, ctx):
+    import jax
+    import jax.numpy as jnp
+
+    if not ctx.train:
+        return lambda x: x
+    axes = {"horizontal": (2,), "vertical": (1,), "both": (1, 2)}[str(attrs["mode"])]
+
+    def flip(x):
+        keys = jax.random.split(ctx.module.make_rng("dropout"), len(axes))
+        for key, axis in zip(keys, axes, strict=True):
+            coin = jax.random.bernoulli(key, 0.5, (x.shape[0],) + (1,) * (x.ndim - 1))
+            x = jnp.where(coin, jnp.flip(x, axis=axis), x)
+        return x
+
+    return flip
+
+
 RANDOM_FLIP = LayerSpec(
     "random_flip",
     "augmentation",
@@ -38,6 +60,7 @@ RANDOM_FLIP = LayerSpec(
         ),
     ),
     _flip_infer,
+    lower=lower_random_flip,
     train_only=True,
 )
 
@@ -71,6 +94,32 @@ def _crop_infer(attrs: dict, inputs: list[TensorType]) -> TensorType:
     return x.with_shape(tuple(size) + (x.shape[-1],))
 
 
+def lower_random_crop(attrs: dict, ctx):
+    import jax
+
+    def crop(x):
+        spatial = tuple(int(s) for s in attrs["shape"][: x.ndim - 2])
+        room = [n - s for n, s in zip(x.shape[1:-1], spatial, strict=True)]
+        if not ctx.train:  # the centre window, as Keras' RandomCrop at inference
+            starts = [r // 2 for r in room]
+            index = (slice(a, a + s) for a, s in zip(starts, spatial, strict=True))
+            return x[(slice(None), *index)]
+        keys = jax.random.split(ctx.module.make_rng("dropout"), len(room))
+        starts = [
+            jax.random.randint(k, (x.shape[0],), 0, r + 1)
+            for k, r in zip(keys, room, strict=True)
+        ]
+
+        def one(example, *corner):
+            return jax.lax.dynamic_slice(
+                example, (*corner, 0), (*spatial, example.shape[-1])
+            )
+
+        return jax.vmap(one)(x, *starts)
+
+    return crop
+
+
 RANDOM_CROP = LayerSpec(
     "random_crop",
     "augmentation",
@@ -84,6 +133,7 @@ RANDOM_CROP = LayerSpec(
         ),
     ),
     _crop_infer,
+    lower=lower_random_crop,
     train_only=True,
 )
 
@@ -94,12 +144,26 @@ def _noise_infer(attrs: dict, inputs: list[TensorType]) -> TensorType:
     return x
 
 
+def lower_gaussian_noise(attrs: dict, ctx):
+    import jax
+
+    if not ctx.train:
+        return lambda x: x
+
+    def noise(x):
+        key = ctx.module.make_rng("dropout")
+        return x + attrs["std"] * jax.random.normal(key, x.shape, x.dtype)
+
+    return noise
+
+
 GAUSSIAN_NOISE = LayerSpec(
     "gaussian_noise",
     "augmentation",
     "Adds zero-mean normal noise of standard deviation `std` while training.",
     (ArgSpec("std", "float", doc="noise standard deviation", lo=0),),
     _noise_infer,
+    lower=lower_gaussian_noise,
     train_only=True,
 )
 

@@ -4,8 +4,8 @@ A layer is one :class:`LayerSpec`: its arguments (:class:`ArgSpec`, with
 types, defaults and ranges), a shape-and-dtype rule, a parameter count and a
 FLOP count. ``nnc check`` binds a call's arguments with :func:`bind_args` and
 runs ``infer``; ``nnc summary`` adds ``count_params`` and ``flops``; the Flax
-lowering will add ``lower`` to the same entry, so a layer cannot be checkable
-but not compilable. Nothing here imports JAX.
+lowering (:mod:`nnlang.lower`) calls the same entry's ``lower``, so a layer
+cannot be checkable but not compilable. Nothing here imports JAX.
 
 Argument kinds (``ArgSpec.kind``) and what binding turns a value into:
 
@@ -117,7 +117,10 @@ class LayerSpec:
             counts move to non-trainable), also for plugins.
         flops: ``(attrs, inputs, output) -> Dim`` per example (see
             :mod:`nnlang.layers`).
-        lower: the Flax builder, added later; imports flax inside itself.
+        lower: the Flax builder, ``(attrs, ctx) -> fn(*arrays) -> array`` with
+            ``ctx`` a :class:`nnlang.lower.LowerCtx`; it imports JAX inside
+            itself (shared helpers: :mod:`nnlang.layers.flaxops`) and names
+            its Flax module ``ctx.name``. None: the layer checks but cannot run.
         min_inputs, max_inputs: how many tensors the layer takes (None: no limit).
         train_only: random at training time, deterministic at evaluation.
         rank: the spatial rank the layer is fixed to (``conv2d``: 2), or None.

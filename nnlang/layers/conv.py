@@ -22,6 +22,16 @@ weights plus ``filters`` biases; ``depthwise_conv`` ``prod(k) * C * multiplier``
 plus ``C * multiplier``; ``separable_conv`` the depthwise weights, then
 ``C * multiplier * filters`` pointwise weights, plus ``filters``;
 ``conv_transpose`` ``prod(k) * C * filters`` plus ``filters``.
+
+Lowering (each entry's ``lower_*``, JAX imported inside): ``nn.Conv`` with
+``feature_group_count`` (``groups``; ``C`` for ``depthwise_conv``, with
+``C * multiplier`` features, whose grouped kernel ``[*k, 1, C * m]`` holds Keras'
+``[*k, C, m]`` weights in the same order), :class:`~nnlang.layers.flaxops.SeparableConv`
+(depthwise then pointwise under one name) and ``nn.ConvTranspose`` (kernel
+``[*k, C, filters]``, not flipped: Keras stores ``[*k, filters, C]`` and flips,
+so weights move between the two with a transpose and a flip, but counts and
+shapes agree). Fixed ``weights`` become the kernel's initial value, a
+parameter like any other: ``trainable=false`` holds it.
 """
 
 from __future__ import annotations
@@ -265,6 +275,30 @@ _CONV_DOC = (
 )
 
 
+def lower_conv(attrs: dict, ctx):
+    import flax.linen as nn
+
+    from nnlang.layers import flaxops as fx
+
+    def build(x):
+        rank = x.ndim - 2
+        kwargs = fx.layer_kwargs(attrs, ctx)
+        if attrs.get("weights") is not None:
+            kwargs["kernel_init"] = fx.fixed_kernel(attrs["weights"], rank)
+        layer = nn.Conv(
+            attrs["filters"],
+            fx.per_axis(attrs["kernel"], rank),
+            strides=fx.per_axis(attrs["stride"], rank),
+            padding=fx.conv_padding(attrs["padding"], rank),
+            kernel_dilation=fx.per_axis(attrs["dilation"], rank),
+            feature_group_count=attrs["groups"],
+            **kwargs,
+        )
+        return fx.with_activation(layer, attrs)
+
+    return fx.lazy(build)
+
+
 def _conv_spec(name: str, fixed: int | None) -> LayerSpec:
     args = (
         ArgSpec("filters", "int", doc="output channels", lo=1),
@@ -298,6 +332,7 @@ def _conv_spec(name: str, fixed: int | None) -> LayerSpec:
         _make_conv_infer(name, fixed),
         _conv_params,
         _conv_flops,
+        lower=lower_conv,
         rank=fixed,
         finalize=_make_conv_finalize(name),
     )
@@ -350,6 +385,46 @@ def _separable_flops(attrs: dict, inputs: list[TensorType], out: TensorType) -> 
     )
 
 
+def lower_depthwise_conv(attrs: dict, ctx):
+    import flax.linen as nn
+
+    from nnlang.layers import flaxops as fx
+
+    def build(x):
+        rank, channels = x.ndim - 2, x.shape[-1]
+        layer = nn.Conv(
+            channels * attrs["multiplier"],
+            fx.per_axis(attrs["kernel"], rank),
+            strides=fx.per_axis(attrs["stride"], rank),
+            padding=fx.conv_padding(attrs["padding"], rank),
+            kernel_dilation=fx.per_axis(attrs["dilation"], rank),
+            feature_group_count=channels,
+            **fx.layer_kwargs(attrs, ctx),
+        )
+        return fx.with_activation(layer, attrs)
+
+    return fx.lazy(build)
+
+
+def lower_separable_conv(attrs: dict, ctx):
+    from nnlang.layers import flaxops as fx
+
+    def build(x):
+        rank = x.ndim - 2
+        layer = fx.SeparableConv(
+            attrs["filters"],
+            fx.per_axis(attrs["kernel"], rank),
+            attrs["multiplier"],
+            strides=fx.per_axis(attrs["stride"], rank),
+            padding=fx.conv_padding(attrs["padding"], rank),
+            kernel_dilation=fx.per_axis(attrs["dilation"], rank),
+            **fx.layer_kwargs(attrs, ctx),
+        )
+        return fx.with_activation(layer, attrs)
+
+    return fx.lazy(build)
+
+
 _MULTIPLIER = ArgSpec("multiplier", "int", 1, "output channels per input channel", lo=1)
 _KERNEL = ArgSpec("kernel", "ints", doc="window size per spatial axis", lo=1)
 
@@ -362,6 +437,7 @@ DEPTHWISE_CONV = LayerSpec(
     _make_depthwise_infer("depthwise_conv", False),
     _depthwise_params,
     _depthwise_flops,
+    lower=lower_depthwise_conv,
 )
 
 SEPARABLE_CONV = LayerSpec(
@@ -380,6 +456,7 @@ SEPARABLE_CONV = LayerSpec(
     _make_depthwise_infer("separable_conv", True),
     _separable_params,
     _separable_flops,
+    lower=lower_separable_conv,
 )
 
 # ------------------------------------------------------------------ transpose
@@ -411,6 +488,26 @@ def _transpose_flops(attrs: dict, inputs: list[TensorType], out: TensorType) -> 
     )
 
 
+def lower_conv_transpose(attrs: dict, ctx):
+    import flax.linen as nn
+
+    from nnlang.layers import flaxops as fx
+
+    def build(x):
+        rank = x.ndim - 2
+        layer = nn.ConvTranspose(
+            attrs["filters"],
+            fx.per_axis(attrs["kernel"], rank),
+            strides=fx.per_axis(attrs["stride"], rank),
+            padding=fx.conv_padding(attrs["padding"], rank),
+            kernel_dilation=fx.per_axis(attrs["dilation"], rank),
+            **fx.layer_kwargs(attrs, ctx),
+        )
+        return fx.with_activation(layer, attrs)
+
+    return fx.lazy(build)
+
+
 CONV_TRANSPOSE = LayerSpec(
     "conv_transpose",
     "convolution",
@@ -426,6 +523,7 @@ CONV_TRANSPOSE = LayerSpec(
     _transpose_infer,
     _transpose_params,
     _transpose_flops,
+    lower=lower_conv_transpose,
 )
 
 SPECS = (

@@ -1,4 +1,10 @@
-"""Core layers: ``dense``, ``flatten``, ``reshape``, ``dropout``, ``identity``."""
+"""Core layers: ``dense``, ``flatten``, ``reshape``, ``dropout``, ``identity``.
+
+Each entry's ``lower_*`` function sits next to it and imports JAX inside
+itself (see :mod:`nnlang.layers.flaxops`): ``dense`` is ``nn.Dense`` on the last
+axis, ``dropout`` is ``nn.Dropout`` (deterministic at evaluation); the rest
+reshape and keep the batch axis.
+"""
 
 from __future__ import annotations
 
@@ -32,6 +38,15 @@ def _dense_flops(attrs: dict, inputs: list[TensorType], out: TensorType):
     )
 
 
+def lower_dense(attrs: dict, ctx):
+    import flax.linen as nn
+
+    from nnlang.layers import flaxops
+
+    layer = nn.Dense(attrs["units"], **flaxops.layer_kwargs(attrs, ctx))
+    return flaxops.with_activation(layer, attrs)
+
+
 DENSE = LayerSpec(
     "dense",
     "core",
@@ -41,6 +56,7 @@ DENSE = LayerSpec(
     _dense_infer,
     _dense_params,
     _dense_flops,
+    lower=lower_dense,
 )
 
 # ------------------------------------------------------------------ reshaping
@@ -51,12 +67,17 @@ def _flatten_infer(attrs: dict, inputs: list[TensorType]) -> TensorType:
     return x.with_shape((x.size,))
 
 
+def lower_flatten(attrs: dict, ctx):
+    return lambda x: x.reshape(x.shape[0], -1)
+
+
 FLATTEN = LayerSpec(
     "flatten",
     "core",
     "All axes into one: `[4, 4, 64]` → `[1024]` (the batch axis stays).",
     (),
     _flatten_infer,
+    lower=lower_flatten,
 )
 
 
@@ -89,6 +110,11 @@ def _reshape_infer(attrs: dict, inputs: list[TensorType]) -> TensorType:
     return x.with_shape(target)
 
 
+def lower_reshape(attrs: dict, ctx):
+    shape = tuple(int(d) for d in attrs["shape"])
+    return lambda x: x.reshape(x.shape[0], *shape)
+
+
 RESHAPE = LayerSpec(
     "reshape",
     "core",
@@ -96,6 +122,7 @@ RESHAPE = LayerSpec(
     "one `-1` is inferred: `reshape([-1, 8])` on `[T, 4, 2]` gives `[T, 8]`.",
     (ArgSpec("shape", "shape", doc="the target shape", allow_minus_one=True),),
     _reshape_infer,
+    lower=lower_reshape,
 )
 
 # ------------------------------------------------------------------ pass-through
@@ -105,6 +132,18 @@ def _same_shape(attrs: dict, inputs: list[TensorType]) -> TensorType:
     return inputs[0]
 
 
+def lower_dropout(attrs: dict, ctx):
+    import flax.linen as nn
+
+    return nn.Dropout(
+        attrs["rate"], deterministic=not ctx.train, name=ctx.name, parent=ctx.module
+    )
+
+
+def lower_identity(attrs: dict, ctx):
+    return lambda x: x
+
+
 DROPOUT = LayerSpec(
     "dropout",
     "core",
@@ -112,10 +151,16 @@ DROPOUT = LayerSpec(
     "`1 / (1 - rate)`; identity at evaluation.",
     (ArgSpec("rate", "float", doc="fraction dropped", lo=0, hi=1, hi_open=True),),
     _same_shape,
+    lower=lower_dropout,
 )
 
 IDENTITY = LayerSpec(
-    "identity", "core", "Passes its input through unchanged.", (), _same_shape
+    "identity",
+    "core",
+    "Passes its input through unchanged.",
+    (),
+    _same_shape,
+    lower=lower_identity,
 )
 
 SPECS = (DENSE, FLATTEN, RESHAPE, DROPOUT, IDENTITY)

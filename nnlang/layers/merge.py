@@ -9,6 +9,9 @@ symbolic) sum: ``[T, 8]`` and ``[5, 8]`` on axis 0 give ``[T + 5, 8]``. Axes
 count without the batch axis, so Keras' ``Concatenate(axis=1)`` is ``axis=0``
 here (negative axes agree). FLOPs: one per output element per extra operand
 (``average``: one more for the division); ``concat`` none.
+
+Lowering: plain ``jax.numpy``. Operands of a lower rank get unit axes after the
+batch axis, so they broadcast from the last axis as the shape rule says.
 """
 
 from __future__ import annotations
@@ -63,10 +66,38 @@ def _make_elementwise(name: str):
     return infer, flops
 
 
+def _align(xs) -> list:
+    """Operands with unit axes after the batch axis, up to the highest rank."""
+    rank = max(x.ndim for x in xs)
+    return [x.reshape(x.shape[:1] + (1,) * (rank - x.ndim) + x.shape[1:]) for x in xs]
+
+
+def _make_lower(name: str):
+    def lower(attrs: dict, ctx):
+        def merge(*xs):
+            xs = _align(xs)
+            out = xs[0]
+            for x in xs[1:]:
+                out = out * x if name == "multiply" else out + x
+            return out / len(xs) if name == "average" else out
+
+        return merge
+
+    return lower
+
+
 def _elementwise_spec(name: str, doc: str) -> LayerSpec:
     infer, flops = _make_elementwise(name)
     return LayerSpec(
-        name, "merging", doc, (), infer, flops=flops, min_inputs=2, max_inputs=None
+        name,
+        "merging",
+        doc,
+        (),
+        infer,
+        flops=flops,
+        lower=_make_lower(name),
+        min_inputs=2,
+        max_inputs=None,
     )
 
 
@@ -99,12 +130,22 @@ def _concat_infer(attrs: dict, inputs: list[TensorType]) -> TensorType:
     return TensorType(first[:axis] + (total,) + first[axis + 1 :], dtype)
 
 
+def lower_concat(attrs: dict, ctx):
+    import jax.numpy as jnp
+
+    from nnlang.layers import flaxops as fx
+
+    axis = fx.array_axis(attrs["axis"])
+    return lambda *xs: jnp.concatenate(xs, axis=axis)
+
+
 CONCAT = LayerSpec(
     "concat",
     "merging",
     "Joins a tuple of tensors along `axis` (batch axis excluded; default the last).",
     (ArgSpec("axis", "int", -1, "the joined axis"),),
     _concat_infer,
+    lower=lower_concat,
     min_inputs=2,
     max_inputs=None,
 )

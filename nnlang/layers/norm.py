@@ -8,6 +8,11 @@ trainable plus ``2 * C`` non-trainable; ``layernorm`` and ``groupnorm`` learn
 ``bias_init`` the shift (``zeros``). FLOPs are inference costs per element:
 2 for ``batchnorm`` (a fused scale and shift) and 8 for ``layernorm`` and
 ``groupnorm`` (mean, variance, normalise, scale, shift).
+
+Lowering: ``nn.BatchNorm`` (batch statistics while training, the moving ones at
+evaluation; Flax's ``momentum`` is Keras' decay), ``nn.LayerNorm`` and
+``nn.GroupNorm`` (the grouped axis moved last, where Flax wants it). ``axis``
+counts without the batch axis, as everywhere in `.nn`.
 """
 
 from __future__ import annotations
@@ -72,6 +77,58 @@ def _flops(per_element: int):
     return flops
 
 
+def _norm_kwargs(attrs: dict, ctx) -> dict:
+    from nnlang.layers import flaxops as fx
+
+    return {
+        "epsilon": attrs["eps"],
+        "use_scale": bool(attrs["scale"]),
+        "use_bias": bool(attrs["bias"]),
+        "scale_init": fx.initializer(attrs["init"]),
+        "bias_init": fx.initializer(attrs["bias_init"]),
+        "dtype": ctx.dtype,
+        "name": ctx.name,
+        "parent": ctx.module,
+    }
+
+
+def lower_batchnorm(attrs: dict, ctx):
+    import flax.linen as nn
+
+    from nnlang.layers import flaxops as fx
+
+    return nn.BatchNorm(
+        use_running_average=not ctx.train,
+        axis=fx.array_axis(attrs["axis"]),
+        momentum=attrs["momentum"],
+        **_norm_kwargs(attrs, ctx),
+    )
+
+
+def lower_layernorm(attrs: dict, ctx):
+    import flax.linen as nn
+
+    from nnlang.layers import flaxops as fx
+
+    axis = fx.array_axis(attrs["axis"])
+    return nn.LayerNorm(
+        reduction_axes=axis, feature_axes=axis, **_norm_kwargs(attrs, ctx)
+    )
+
+
+def lower_groupnorm(attrs: dict, ctx):
+    import flax.linen as nn
+    import jax.numpy as jnp
+
+    from nnlang.layers import flaxops as fx
+
+    layer = nn.GroupNorm(num_groups=attrs["groups"], **_norm_kwargs(attrs, ctx))
+    axis = fx.array_axis(attrs["axis"])
+    if axis == -1:
+        return layer
+    return lambda x: jnp.moveaxis(layer(jnp.moveaxis(x, axis, -1)), -1, axis)
+
+
 BATCHNORM = LayerSpec(
     "batchnorm",
     "normalization",
@@ -95,6 +152,7 @@ BATCHNORM = LayerSpec(
     _make_infer("batchnorm"),
     _batchnorm_params,
     _flops(2),
+    lower=lower_batchnorm,
 )
 
 LAYERNORM = LayerSpec(
@@ -105,6 +163,7 @@ LAYERNORM = LayerSpec(
     _make_infer("layernorm"),
     _layernorm_params,
     _flops(8),
+    lower=lower_layernorm,
 )
 
 
@@ -141,6 +200,7 @@ GROUPNORM = LayerSpec(
     _groupnorm_infer,
     _layernorm_params,
     _flops(8),
+    lower=lower_groupnorm,
 )
 
 SPECS = (BATCHNORM, LAYERNORM, GROUPNORM)

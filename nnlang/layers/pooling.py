@@ -11,6 +11,14 @@ on one spatial axis a flat pair ``[2, 3]`` means before and after, as in Keras'
 window element per output (pools), one per input element (global pools),
 none for copies (upsample nearest, zero_pad, crop); bilinear upsampling is
 counted at 4 per output element.
+
+Lowering: ``nn.max_pool`` and ``nn.avg_pool``. ``avgpool`` with
+``padding=same`` averages only the window's elements inside the input, as
+Keras does (``count_include_pad=False``); explicit padding is zero padding,
+counted in the mean (PyTorch's default; ``maxpool`` pads with ``-inf``).
+Upsampling repeats elements (``jnp.repeat``) or resizes with
+``jax.image.resize(..., "linear")``, which is what Keras' ``bilinear`` does
+under JAX.
 """
 
 from __future__ import annotations
@@ -47,6 +55,29 @@ def _pool_finalize(attrs: dict) -> dict:
     return attrs
 
 
+def _make_pool_lower(kind: str):
+    def lower(attrs: dict, ctx):
+        import flax.linen as nn
+
+        from nnlang.layers import flaxops as fx
+
+        def pool(x):
+            rank = x.ndim - 2
+            window = fx.per_axis(attrs["size"], rank)
+            strides = fx.per_axis(attrs["stride"], rank)
+            padding = fx.conv_padding(attrs["padding"], rank)
+            if kind == "maxpool":
+                return nn.max_pool(x, window, strides, padding)
+            exclude = padding == "SAME"
+            return nn.avg_pool(
+                x, window, strides, padding, count_include_pad=not exclude
+            )
+
+        return pool
+
+    return lower
+
+
 def _pool_spec(kind: str, fixed: int | None) -> LayerSpec:
     name = kind + (f"{fixed}d" if fixed else "")
     what = "maximum" if kind == "maxpool" else "mean"
@@ -74,6 +105,7 @@ def _pool_spec(kind: str, fixed: int | None) -> LayerSpec:
         args,
         _make_pool_infer(name, fixed, kind == "avgpool"),
         flops=_pool_flops,
+        lower=_make_pool_lower(kind),
         rank=fixed,
         finalize=_pool_finalize,
     )
@@ -98,6 +130,17 @@ def _global_flops(attrs: dict, inputs: list[TensorType], out: TensorType) -> Dim
     return inputs[0].size
 
 
+def _make_global_lower(name: str):
+    def lower(attrs: dict, ctx):
+        import jax.numpy as jnp
+
+        reduce = jnp.mean if name == "global_avgpool" else jnp.max
+        keepdims = bool(attrs["keepdims"])
+        return lambda x: reduce(x, axis=tuple(range(1, x.ndim - 1)), keepdims=keepdims)
+
+    return lower
+
+
 def _global_spec(name: str, what: str) -> LayerSpec:
     return LayerSpec(
         name,
@@ -107,6 +150,7 @@ def _global_spec(name: str, what: str) -> LayerSpec:
         (ArgSpec("keepdims", "bool", False, "keep the spatial axes with size 1"),),
         _make_global_infer(name),
         flops=_global_flops,
+        lower=_make_global_lower(name),
     )
 
 
@@ -129,6 +173,28 @@ def _upsample_flops(attrs: dict, inputs: list[TensorType], out: TensorType) -> D
     return 0 if attrs["interpolation"] == "nearest" else 4 * out.size
 
 
+def lower_upsample(attrs: dict, ctx):
+    import jax
+    import jax.numpy as jnp
+
+    from nnlang.layers import flaxops as fx
+
+    def up(x):
+        factors = fx.per_axis(attrs["factor"], x.ndim - 2)
+        if attrs["interpolation"] == "bilinear":
+            shape = (
+                x.shape[0],
+                *(n * f for n, f in zip(x.shape[1:-1], factors, strict=True)),
+                x.shape[-1],
+            )
+            return jax.image.resize(x, shape, "linear")
+        for axis, f in enumerate(factors, start=1):
+            x = jnp.repeat(x, f, axis=axis)
+        return x
+
+    return up
+
+
 UPSAMPLE = LayerSpec(
     "upsample",
     "pooling",
@@ -146,6 +212,7 @@ UPSAMPLE = LayerSpec(
     ),
     _upsample_infer,
     flops=_upsample_flops,
+    lower=lower_upsample,
 )
 
 
@@ -191,6 +258,27 @@ def _crop_infer(attrs: dict, inputs: list[TensorType]) -> TensorType:
     return x.with_shape(tuple(out) + (x.shape[-1],))
 
 
+def lower_zero_pad(attrs: dict, ctx):
+    import jax.numpy as jnp
+
+    def pad(x):
+        pairs = side_pads("zero_pad", attrs["n"], x.ndim - 2)
+        return jnp.pad(x, [(0, 0), *pairs, (0, 0)])
+
+    return pad
+
+
+def lower_crop(attrs: dict, ctx):
+    def crop(x):
+        pairs = side_pads("crop", attrs["n"], x.ndim - 2)
+        kept = (
+            slice(lo, n - hi) for (lo, hi), n in zip(pairs, x.shape[1:-1], strict=True)
+        )
+        return x[(slice(None), *kept)]
+
+    return crop
+
+
 _PADS_DOC = "an int, one int per spatial axis, or [before, after] pairs"
 
 ZERO_PAD = LayerSpec(
@@ -199,6 +287,7 @@ ZERO_PAD = LayerSpec(
     "Adds zeros around the spatial axes (Keras' ZeroPadding).",
     (ArgSpec("n", "pads", 1, _PADS_DOC),),
     _zero_pad_infer,
+    lower=lower_zero_pad,
 )
 
 CROP = LayerSpec(
@@ -207,6 +296,7 @@ CROP = LayerSpec(
     "Removes rows and columns at the edges (Keras' Cropping).",
     (ArgSpec("n", "pads", doc=_PADS_DOC),),
     _crop_infer,
+    lower=lower_crop,
 )
 
 SPECS = (

@@ -26,6 +26,16 @@ multiply-add plus one per softmax element.
 ``CallValue(name, (), kwargs)`` with the inner layer's arguments that differ from
 their defaults, by keyword (``lstm(units=32, sequences=true)``), so it prints
 compactly; :func:`inner_layer` gives the inner spec and its full attrs.
+
+Lowering: ``nn.Embed``; the recurrent layers and ``bidirectional`` are
+:class:`~nnlang.layers.flaxops.KerasRecurrent` modules (Flax's cells keep one
+Dense per gate, and its GRU has 4 biases of ``u`` where Keras has 6), which
+project every time step's input in one matmul before the ``lax.scan``. As
+Keras' ``go_backwards``, ``reverse=true`` with ``sequences=true`` returns the
+states in the order computed (last input step first); ``bidirectional`` flips
+its backward sequence back. ``attention`` is ``nn.MultiHeadDotProductAttention``
+(:class:`~nnlang.layers.flaxops.KerasAttention` when ``value_dim != key_dim``)
+with Keras' causal mask; ``positional`` adds a learned table.
 """
 
 from __future__ import annotations
@@ -53,6 +63,21 @@ def _embedding_params(attrs: dict, inputs: list[TensorType]) -> tuple[int, int]:
     return (attrs["vocab"] * attrs["dim"], 0)
 
 
+def lower_embedding(attrs: dict, ctx):
+    import flax.linen as nn
+
+    from nnlang.layers import flaxops as fx
+
+    return nn.Embed(
+        attrs["vocab"],
+        attrs["dim"],
+        embedding_init=fx.initializer(attrs["init"]),
+        dtype=ctx.dtype,
+        name=ctx.name,
+        parent=ctx.module,
+    )
+
+
 EMBEDDING = LayerSpec(
     "embedding",
     "sequence",
@@ -66,6 +91,7 @@ EMBEDDING = LayerSpec(
     ),
     _embedding_infer,
     _embedding_params,
+    lower=lower_embedding,
 )
 
 # ------------------------------------------------------------------ recurrent
@@ -113,6 +139,17 @@ def _make_rnn_flops(name: str):
         return t * 2 * GATES[name] * u * (f + u)
 
     return flops
+
+
+def _make_rnn_lower(name: str):
+    def lower(attrs: dict, ctx):
+        from nnlang.layers import flaxops as fx
+
+        return fx.recurrent_module(
+            name, attrs, dtype=ctx.dtype, name=ctx.name, parent=ctx.module
+        )
+
+    return lower
 
 
 def _rnn_spec(name: str, title: str) -> LayerSpec:
@@ -174,6 +211,7 @@ def _rnn_spec(name: str, title: str) -> LayerSpec:
         _make_rnn_infer(name),
         _make_rnn_params(name),
         _make_rnn_flops(name),
+        lower=_make_rnn_lower(name),
     )
 
 
@@ -219,6 +257,29 @@ def _bidirectional_finalize(attrs: dict) -> dict:
     return attrs
 
 
+def lower_bidirectional(attrs: dict, ctx):
+    from nnlang.layers import flaxops as fx
+
+    spec, inner = inner_layer(attrs)
+
+    def direction(backward: bool):
+        return fx.recurrent_module(
+            spec.name,
+            {**inner, "reverse": backward},
+            keep_order=True,
+            dtype=ctx.dtype,
+            parent=None,
+        )
+
+    return fx.Bidirectional(
+        direction(False),
+        direction(True),
+        str(attrs["merge"]),
+        name=ctx.name,
+        parent=ctx.module,
+    )
+
+
 BIDIRECTIONAL = LayerSpec(
     "bidirectional",
     "sequence",
@@ -242,6 +303,7 @@ BIDIRECTIONAL = LayerSpec(
     _bidirectional_infer,
     _bidirectional_params,
     _bidirectional_flops,
+    lower=lower_bidirectional,
     finalize=_bidirectional_finalize,
 )
 
@@ -292,6 +354,43 @@ def _attention_finalize(attrs: dict) -> dict:
     return attrs
 
 
+def lower_attention(attrs: dict, ctx):
+    import flax.linen as nn
+
+    from nnlang.layers import flaxops as fx
+
+    heads, key_dim, value_dim = attrs["heads"], attrs["key_dim"], attrs["value_dim"]
+    common = {
+        "use_bias": bool(attrs["bias"]),
+        "kernel_init": fx.initializer(attrs["init"]),
+        "bias_init": fx.initializer(attrs["bias_init"]),
+        "dropout_rate": attrs["dropout"],
+        "deterministic": not ctx.train,
+        "dtype": ctx.dtype,
+        "name": ctx.name,
+        "parent": ctx.module,
+    }
+
+    def build(q, kv=None):
+        if value_dim == key_dim:
+            layer = nn.MultiHeadDotProductAttention(
+                num_heads=heads,
+                qkv_features=heads * key_dim,
+                out_features=q.shape[-1],
+                **common,
+            )
+        else:
+            layer = fx.KerasAttention(heads, key_dim, value_dim, **common)
+
+        def attend(q, kv=None):
+            kv = q if kv is None else kv
+            return layer(q, kv, mask=fx.attention_mask(q, kv, attrs["causal"]))
+
+        return attend
+
+    return fx.lazy(build)
+
+
 ATTENTION = LayerSpec(
     "attention",
     "sequence",
@@ -319,6 +418,7 @@ ATTENTION = LayerSpec(
     _attention_infer,
     _attention_params,
     _attention_flops,
+    lower=lower_attention,
     max_inputs=2,
     finalize=_attention_finalize,
 )
@@ -349,6 +449,17 @@ def _positional_flops(attrs: dict, inputs: list[TensorType], out: TensorType):
     return out.size
 
 
+def lower_positional(attrs: dict, ctx):
+    from nnlang.layers import flaxops as fx
+
+    return fx.PositionEmbedding(
+        attrs["max_len"],
+        fx.initializer(attrs["init"]),
+        name=ctx.name,
+        parent=ctx.module,
+    )
+
+
 POSITIONAL = LayerSpec(
     "positional",
     "sequence",
@@ -361,6 +472,7 @@ POSITIONAL = LayerSpec(
     _positional_infer,
     _positional_params,
     _positional_flops,
+    lower=lower_positional,
 )
 
 SPECS = (
