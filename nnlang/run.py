@@ -242,53 +242,10 @@ def run_file(path: str | Path, *, train: str | None = None,
         history = fit(model, prepared.data, prepared.config, verbose=verbose,
                       out_dir=run_dir, resume=resume, variables=variables,
                       callbacks=[stopper])
-    baseline = naive_forecast(prepared.data)
-    if baseline is not None:
-        mse = history.test.get("loss") if _loss_is_mse(prepared.config) else None
-        report = {"naive_last_value_mse": baseline}
-        if mse:
-            report["model_mse"] = mse
-            report["improvement"] = baseline / mse
-        (run_dir / "baseline.json").write_text(json.dumps(report, indent=2) + "\n")
-        if verbose:
-            better = f"; the model is {baseline / mse:.1f}x better" if mse else ""
-            print(f"naive last-value forecast: test mse {baseline:.4g}{better}")
+    from nnlang.reports import RunContext, write_reports
+
+    write_reports(RunContext(prepared, model, history, run_dir, verbose))
     return history, run_dir
-
-
-def _loss_is_mse(config) -> bool:
-    losses = config.loss or {}
-    return bool(losses) and all(o.name == "mse" for o in losses.values())
-
-
-def naive_forecast(data) -> float | None:
-    """Test MSE of repeating a window's last value: the baseline a forecaster must beat.
-
-    Only for sliding-window forecasting data (``sine`` windows, ``csv(window=...)``)
-    whose target is the window's own (first) feature.
-    """
-    import numpy as np
-
-    test = data.test
-    if data.task != "regression" or isinstance(test.x, dict) or len(test) == 0:
-        return None
-    if (data.meta or {}).get("kind") != "windows" and "window" not in (data.meta or {}):
-        return None
-    x, y = np.asarray(test.x), np.asarray(test.y)
-    if x.ndim != 3 or y.ndim != 2:
-        return None
-    meta = data.meta or {}
-    column = meta.get("target_column", 0)
-    last = x[:, -1, column]
-    if "x_mean" in meta:  # undo the input normalisation of that column...
-        mean, std = (np.broadcast_to(np.asarray(meta[k], np.float64).reshape(-1),
-                                     (x.shape[-1],))[column] for k in ("x_mean", "x_std"))
-        last = last * std + mean
-    if data.target_mean is not None and not isinstance(data.target_mean, dict):
-        # ...and scale it like the targets, so both sides are in the same units
-        last = (last - np.asarray(data.target_mean).reshape(-1)[0]) / np.asarray(
-            data.target_std).reshape(-1)[0]
-    return float(np.mean((np.broadcast_to(last[:, None], y.shape) - y) ** 2))
 
 
 PREPROCESS = "preprocess.npz"
@@ -344,7 +301,6 @@ def predict_file(path: str | Path, run_dir: str | Path, inputs_path: str | Path,
     import numpy as np
 
     from nnlang.lower import CompiledModel
-    from nnlang.train.checkpoint import load_variables
     from nnlang.train.loop import predict
 
     run_dir = Path(run_dir)
