@@ -10,6 +10,7 @@ a leading comment of that same statement.
 from __future__ import annotations
 
 import dataclasses
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 
 from lark import Token
@@ -36,19 +37,25 @@ def attach_comments(module: S.Module, tokens: list[Token], source: Source) -> S.
 
 
 def _attach_seq(nodes, comments: list[_Comment], source: Source, prev_end: int):
-    """Attach ``comments`` (all inside one container) to ``nodes``; return the rest."""
+    """Attach ``comments`` (all inside one container) to ``nodes``; return the rest.
+
+    ``comments`` are sorted by line, so one forward sweep hands each node the
+    comments before it and within it: linear, not nodes × comments.
+    """
     out = []
-    remaining = comments
+    lines = [c.line for c in comments]
+    start = 0
     for node in nodes:
         span = node.span
-        leading = [c for c in remaining if prev_end < c.line < span.line]
-        inside = [c for c in remaining if span.line <= c.line <= span.end_line]
+        mid = bisect_left(lines, span.line, start)
+        stop = bisect_right(lines, span.end_line, mid)
+        leading, inside = comments[start:mid], comments[mid:stop]
         first = leading[0].line if leading else span.line
         blank = any(not source.line(n).strip() for n in range(prev_end + 1, first))
         out.append(_attach_node(node, leading, inside, source, blank and prev_end > 0))
-        remaining = [c for c in remaining if c.line > span.end_line]
+        start = stop
         prev_end = span.end_line
-    return tuple(out), remaining
+    return tuple(out), comments[start:]
 
 
 def _bodies(node) -> list[str]:

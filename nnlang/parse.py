@@ -16,15 +16,21 @@ pieces live here:
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterator
 from functools import cache
 from importlib import resources
 from pathlib import Path
 
-from lark import Lark, Token, Transformer
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
-
 from nnlang import syntax as S
+from nnlang._lark import (
+    Lark,
+    Token,
+    Transformer,
+    UnexpectedCharacters,
+    UnexpectedEOF,
+    UnexpectedInput,
+)
 from nnlang.diagnostics import Diagnostic, NnError, error
 from nnlang.source import Source, Span
 
@@ -181,43 +187,121 @@ class _Meta:
     __slots__ = ("empty", "line", "column", "end_line", "end_column")
 
     def __init__(self, children: list) -> None:
-        first = last = None
-        for c in children:
-            if isinstance(c, Token):
-                if c.type == "_NL":
-                    continue
-                start, end = (c.line, c.column), (c.end_line, c.end_column)
-            else:
-                span = getattr(c, "span", None)
-                if span is None:
-                    continue
-                start, end = (span.line, span.col), (span.end_line, span.end_col)
-            first = first or start
-            last = end
+        first = _edge(children)
         self.empty = first is None
         if first is not None:
-            self.line, self.column = first
-            self.end_line, self.end_column = last
+            self.line, self.column = first[0], first[1]
+            last = _edge(reversed(children))
+            self.end_line, self.end_column = last[2], last[3]
+
+
+def _edge(children) -> tuple[int, int, int, int] | None:
+    """The position of the first child that has one (newlines and spanless nodes skipped)."""
+    for c in children:
+        if isinstance(c, Token):
+            if c.type != "_NL":
+                return c.line, c.column, c.end_line, c.end_column
+        else:
+            span = getattr(c, "span", None)
+            if span is not None:
+                return span.line, span.col, span.end_line, span.end_col
+    return None
 
 
 def _rule(method):
-    """Adapt a ``(self, meta, kept, kinds)`` method to lark's inline transformer.
+    """Adapt a ``(self, meta, kept, children)`` method to lark's inline transformer.
 
     The parser runs the Transformer while it parses (lark's LALR
     ``transformer=``): no parse tree is built, which halves the time to check a
     large file. lark then passes no positions, so every token is kept
     (``keep_all_tokens``): a rule's span runs from its first child to its last.
-    Methods get the value tokens and nodes (``kept``) and the set of the other
-    token types present (``kinds``: keywords and punctuation, e.g. ``AS``).
+    Methods get the value tokens and nodes (``kept``) and all the children,
+    keywords and punctuation included.
     """
 
     def call(self, children):
         kept = [c for c in children if not (isinstance(c, Token) and c.type not in VALUE_TOKENS)]
-        kinds = {c.type for c in children if isinstance(c, Token)}
-        return method(self, _Meta(children), kept, kinds)
+        return method(self, _Meta(children), kept, children)
 
     call.__name__ = method.__name__
     return call
+
+
+# Binding powers of the operators, loosest first; comparisons do not chain.
+BINARY_POWER = {"or": 1, "and": 2, "==": 4, "!=": 4, "<": 4, "<=": 4, ">": 4, ">=": 4,
+                "+": 5, "-": 5, "*": 6, "/": 6, "//": 6, "%": 6}
+PREFIX_POWER = {"not": 3, "-": 7}
+COMPARISON_POWER = 4
+
+
+class _Prefixed:
+    """``- x`` or ``not x`` before the fold decides how far the operator reaches."""
+
+    __slots__ = ("ops", "operand")
+
+    def __init__(self, ops: tuple[Token, ...], operand) -> None:
+        self.ops, self.operand = ops, operand
+
+
+class _Fold:
+    """Precedence climbing over a flat ``operand (op operand)*`` sequence.
+
+    The grammar leaves operators flat because a ladder of precedence rules
+    costs lark ten reductions per operand, most of a large file's parse time.
+    Prefix operators reach as far as their binding power allows: ``not a == b``
+    is ``not (a == b)``, ``-a * b`` is ``(-a) * b``. A prefix operator looser
+    than the operator before it (``a + not b``, ``- not x``) is an error, as
+    in Python.
+    """
+
+    def __init__(self, path: str, children: list) -> None:
+        self.path = path
+        self.items: list = []  # prefix tokens, operands and binary-operator tokens
+        for child in children:
+            if isinstance(child, _Prefixed):
+                self.items += child.ops
+                self.items.append(child.operand)
+            else:
+                self.items.append(child)
+        self.pos = 0
+
+    def expression(self, min_power: int):
+        left = self.operand(min_power)
+        compared = False
+        items = self.items
+        while self.pos < len(items):
+            op = items[self.pos]
+            power = BINARY_POWER[str(op)]
+            if power < min_power:
+                break
+            if compared and power == COMPARISON_POWER:
+                raise _Problem("syntax", f"comparisons do not chain: '{op}' after a "
+                               "comparison", op,
+                               hint="join two comparisons with 'and': a < b and b < c")
+            self.pos += 1
+            right = self.expression(power + 1)
+            left = S.Binary(str(op), left, right, self._span(left.span, right.span))
+            compared = power == COMPARISON_POWER
+        return left
+
+    def operand(self, min_power: int):
+        item = self.items[self.pos]
+        self.pos += 1
+        if not isinstance(item, Token):
+            return item
+        op = str(item)
+        power = PREFIX_POWER[op]
+        if power < min_power:
+            raise _Problem("syntax", f"'{op}' cannot stand here without parentheses", item,
+                           hint=f"write ({op} ...) around the operand")
+        inner = self.expression(power)
+        start = Span(self.path, item.line, item.column, item.end_line, item.end_column)
+        return S.Unary(op, inner, self._span(start, inner.span))
+
+    def _span(self, first: Span | None, last: Span | None) -> Span | None:
+        if first is None or last is None:
+            return first or last
+        return Span(self.path, first.line, first.col, last.end_line, last.end_col)
 
 
 class _ToSyntax(Transformer):
@@ -234,100 +318,101 @@ class _ToSyntax(Transformer):
 
     # top level
     @_rule
-    def start(self, meta, kept, kinds):
+    def start(self, meta, kept, children):
         return S.Module(tuple(kept), self.path)
 
     @_rule
-    def import_(self, meta, kept, kinds):
+    def import_(self, meta, kept, children):
         alias = str(kept[1]) if len(kept) > 1 else None
         return S.Import(_unescape(kept[0]), alias, self._span(meta))
 
     @_rule
-    def const(self, meta, kept, kinds):
+    def const(self, meta, kept, children):
         name, value = kept
         return S.Const(str(name), value, self._span(meta))
 
     @_rule
-    def block(self, meta, kept, kinds):
+    def block(self, meta, kept, children):
         params = kept[1] if len(kept) == 3 else None
         return S.Block(str(kept[0]), params, kept[-1], self._span(meta))
 
     @_rule
-    def params(self, meta, kept, kinds):
+    def params(self, meta, kept, children):
         return tuple(kept)
 
     @_rule
-    def param(self, meta, kept, kinds):
+    def param(self, meta, kept, children):
         default = kept[1] if len(kept) > 1 else None
         return S.Param(str(kept[0]), default, self._span(meta))
 
     @_rule
-    def model(self, meta, kept, kinds):
+    def model(self, meta, kept, children):
         name, body = kept
         return S.Model(str(name), body, self._span(meta))
 
     @_rule
-    def train(self, meta, kept, kinds):
+    def train(self, meta, kept, children):
         *names, body = kept
-        alias = str(names.pop()) if "AS" in kinds else None
+        has_alias = any(isinstance(c, Token) and c.type == "AS" for c in children)
+        alias = str(names.pop()) if has_alias else None
         return S.Train(tuple(map(str, names)), alias, body, self._span(meta))
 
     # bodies
     @_rule
-    def body(self, meta, kept, kinds):
+    def body(self, meta, kept, children):
         return S.Body(tuple(kept), self._span(meta))
 
     @_rule
-    def train_body(self, meta, kept, kinds):
+    def train_body(self, meta, kept, children):
         return S.TrainBody(tuple(kept), self._span(meta))
 
     @_rule
-    def setting(self, meta, kept, kinds):
+    def setting(self, meta, kept, children):
         key, value = kept
         return S.Setting(str(key), value, self._span(meta))
 
     @_rule
-    def train_call(self, meta, kept, kinds):
+    def train_call(self, meta, kept, children):
         return S.TrainCall(kept[0], self._span(meta))
 
     # statements
     @_rule
-    def input_stmt(self, meta, kept, kinds):
+    def input_stmt(self, meta, kept, children):
         shape = kept[1] if len(kept) > 1 else None
         return S.InputStmt(str(kept[0]), shape, self._span(meta))
 
     @_rule
-    def output_named(self, meta, kept, kinds):
+    def output_named(self, meta, kept, children):
         assertion = kept[2] if len(kept) > 2 else None
         return S.OutputStmt(str(kept[0]), kept[1], assertion, self._span(meta))
 
     @_rule
-    def output_flow(self, meta, kept, kinds):
+    def output_flow(self, meta, kept, children):
         assertion = kept[1] if len(kept) > 1 else None
         return S.OutputStmt(None, kept[0], assertion, self._span(meta))
 
     @_rule
-    def bind_stmt(self, meta, kept, kinds):
+    def bind_stmt(self, meta, kept, children):
         assertion = kept[2] if len(kept) > 2 else None
         return S.BindStmt(str(kept[0]), kept[1], assertion, self._span(meta))
 
     @_rule
-    def expr_stmt(self, meta, kept, kinds):
+    def expr_stmt(self, meta, kept, children):
         assertion = kept[1] if len(kept) > 1 else None
         return S.ExprStmt(kept[0], assertion, self._span(meta))
 
     @_rule
-    def repeat_stmt(self, meta, kept, kinds):
+    def repeat_stmt(self, meta, kept, children):
         count, body = kept
         return S.RepeatStmt(count, body, self._span(meta))
 
     @_rule
-    def for_stmt(self, meta, kept, kinds):
+    def for_stmt(self, meta, kept, children):
         var, iterable, body = kept
         return S.ForStmt(str(var), iterable, body, self._span(meta))
 
     @_rule
-    def if_stmt(self, meta, kept, kinds):
+    def if_stmt(self, meta, kept, children):
         cond, then, *orelse = kept
         depth, node = 0, orelse[0] if orelse else None
         while isinstance(node, S.IfStmt) and depth <= MAX_ELSE_IF:
@@ -338,17 +423,17 @@ class _ToSyntax(Transformer):
         return S.IfStmt(cond, then, orelse[0] if orelse else None, self._span(meta))
 
     @_rule
-    def assertion(self, meta, kept, kinds):
+    def assertion(self, meta, kept, children):
         return kept[0]
 
     @_rule
-    def shape(self, meta, kept, kinds):
+    def shape(self, meta, kept, children):
         dtype = str(kept.pop(0)) if kept and isinstance(kept[0], Token) else None
         return S.Shape(tuple(kept), dtype, self._span(meta))
 
     # chains and expressions
     @_rule
-    def chain(self, meta, kept, kinds):
+    def chain(self, meta, kept, children):
         if len(kept) == 1:
             return kept[0]
         return S.Chain(tuple(kept), self._span(meta))
@@ -356,45 +441,34 @@ class _ToSyntax(Transformer):
     stmt_chain = chain
 
     @_rule
-    def named(self, meta, kept, kinds):
+    def named(self, meta, kept, children):
         value, name = kept
         return S.Named(value, str(name), self._span(meta))
 
     @_rule
-    def if_expr(self, meta, kept, kinds):
+    def if_expr(self, meta, kept, children):
         cond, then, orelse = kept
         return S.IfExpr(cond, then, orelse, self._span(meta))
 
-    @_rule
-    def or_(self, meta, kept, kinds):
-        return S.Binary("or", kept[0], kept[1], self._span(meta))
+    def prefixed(self, children):
+        *ops, operand = children
+        if len(ops) > MAX_NESTING:
+            raise _Problem("syntax", f"more than {MAX_NESTING} prefix operators in a row",
+                           ops[0])
+        return _Prefixed(tuple(ops), operand)
+
+    def operation(self, children):
+        if len(children) == 1 and not isinstance(children[0], _Prefixed):
+            return children[0]
+        return _Fold(self.path, children).expression(0)
 
     @_rule
-    def and_(self, meta, kept, kinds):
-        return S.Binary("and", kept[0], kept[1], self._span(meta))
-
-    @_rule
-    def not_(self, meta, kept, kinds):
-        return S.Unary("not", kept[0], self._span(meta))
-
-    @_rule
-    def neg(self, meta, kept, kinds):
-        return S.Unary("-", kept[0], self._span(meta))
-
-    @_rule
-    def compare(self, meta, kept, kinds):
-        left, op, right = kept
-        return S.Binary(str(op), left, right, self._span(meta))
-
-    binary = compare
-
-    @_rule
-    def call(self, meta, kept, kinds):
+    def call(self, meta, kept, children):
         func, *args = kept
         return S.Call(func, tuple(args), self._span(meta))
 
     @_rule
-    def attr(self, meta, kept, kinds):
+    def attr(self, meta, kept, children):
         base, name = kept
         if isinstance(base, S.Number):
             raise _Problem("syntax", f"'{base.text}.{name}' is not a number", meta,
@@ -402,62 +476,61 @@ class _ToSyntax(Transformer):
         return S.Attr(base, str(name), self._span(meta))
 
     @_rule
-    def kwarg(self, meta, kept, kinds):
+    def kwarg(self, meta, kept, children):
         name, value = kept
         return S.Arg(str(name), value, self._span(meta))
 
     @_rule
-    def posarg(self, meta, kept, kinds):
+    def posarg(self, meta, kept, children):
         return S.Arg(None, kept[0], self._span(meta))
 
     @_rule
-    def number(self, meta, kept, kinds):
+    def number(self, meta, kept, children):
         return S.Number(_number(kept[0]), str(kept[0]), self._span(meta))
 
     @_rule
-    def string(self, meta, kept, kinds):
+    def string(self, meta, kept, children):
         return S.String(_unescape(kept[0]), self._span(meta))
 
     @_rule
-    def true(self, meta, kept, kinds):
+    def true(self, meta, kept, children):
         return S.Bool(True, self._span(meta))
 
     @_rule
-    def false(self, meta, kept, kinds):
+    def false(self, meta, kept, children):
         return S.Bool(False, self._span(meta))
 
     @_rule
-    def name(self, meta, kept, kinds):
+    def name(self, meta, kept, children):
         return S.Name(str(kept[0]), self._span(meta))
 
     @_rule
-    def list_(self, meta, kept, kinds):
+    def list_(self, meta, kept, children):
         return S.ListExpr(tuple(kept), self._span(meta))
 
     @_rule
-    def tuple_(self, meta, kept, kinds):
+    def tuple_(self, meta, kept, children):
         return S.TupleExpr(tuple(kept), self._span(meta))
 
     @_rule
-    def map_(self, meta, kept, kinds):
+    def map_(self, meta, kept, children):
         return S.MapExpr(tuple(kept), self._span(meta))
 
     @_rule
-    def map_entry(self, meta, kept, kinds):
+    def map_entry(self, meta, kept, children):
         key, value = kept
         quoted = key.type == "STRING"
         return S.MapEntry(_unescape(key) if quoted else str(key), value, quoted,
                           self._span(meta))
 
     @_rule
-    def atom(self, meta, kept, kinds):  # "(" expr ")": kept tokens make it a real rule
+    def paren(self, meta, kept, children):
         return kept[0]
 
 
 # ---------------------------------------------------------------- comments
 
 from nnlang.comments import attach_comments  # noqa: E402  (needs the classes above)
-
 
 # ---------------------------------------------------------------- errors
 
@@ -596,9 +669,29 @@ def _expected_note(expected: set[str]) -> list[str]:
     return [f"expected {words}"] if words else []
 
 
-def _unexpected_char(exc: UnexpectedCharacters, source: Source) -> Diagnostic:
-    char = source.text[exc.pos_in_stream] if exc.pos_in_stream < len(source.text) else ""
+# Characters no token starts with; a run of them is one error, blanked at once
+# (one re-parse per character would make `$$$...` quadratic).
+_STRAY_RUN = re.compile(r"[^\sA-Za-z0-9_()\[\]{},.:=+\-*/%<>!#\"→]+")
+
+
+def _stray_end(text: str, pos: int) -> int:
+    """Where the run of stray characters starting at ``pos`` ends (at least pos + 1)."""
+    match = _STRAY_RUN.match(text, pos)
+    return max(match.end() if match else pos + 1, pos + 1)
+
+
+def _unexpected_char(exc: UnexpectedCharacters, source: Source, text: str) -> Diagnostic:
+    pos = exc.pos_in_stream
+    char = text[pos] if pos < len(text) else ""
     span = _span_at(source.path, exc.line, exc.column)
+    end = _stray_end(text, pos) if char else pos
+    run = text[pos:text.find("\n", pos, end) if "\n" in text[pos:end] else end]
+    if len(run) > 1:
+        shown = run if len(run) <= 20 else run[:20] + "…"
+        shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in shown)
+        hint = 'strings are written in double quotes: "like this"' if "'" in run else None
+        return error("syntax", f"unexpected characters '{shown}'",
+                     _span_at(source.path, exc.line, exc.column, len(run)), hint=hint)
     if char == '"':
         rest = source.line(exc.line)[exc.column - 1:]
         return error("syntax", "unterminated string",
@@ -638,7 +731,7 @@ def _recover(text: str, exc: UnexpectedInput, layout: _Layout) -> str | None:
                 return text[:pos - 1] + "->" + text[pos + 1:]
             return text[:pos] + "->" + text[pos + 1:]
         if text[pos] != '"':
-            return _blank(text, pos, pos + 1)
+            return _blank(text, pos, _stray_end(text, pos))
         end = text.find("\n", pos)  # an unterminated string: close it where it stands
         end = len(text) if end == -1 else end
         return text[:pos] + '""' + " " * (end - pos - 2) + text[end:] if end - pos >= 2 else None
@@ -695,7 +788,7 @@ def parse_source(source: Source) -> S.Module:
             diagnostics.append(error(exc.code, exc.message, span, hint=exc.hint))
             break
         except UnexpectedCharacters as exc:
-            _add_char_error(diagnostics, _unexpected_char(exc, source))
+            _add_char_error(diagnostics, _unexpected_char(exc, source, text))
             recovered = _recover(text, exc, parser.layout)
         except UnexpectedInput as exc:
             diagnostics.append(_unexpected_token(exc, source, parser.layout))
