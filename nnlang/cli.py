@@ -8,6 +8,7 @@ printed loudly (with the traceback under ``--debug``).
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 import traceback
 from collections.abc import Sequence
@@ -319,6 +320,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # A short-lived process building acyclic trees: collect garbage rarely, as
+    # mypy does (a tenth fewer instructions for `nnc check` of a large file).
+    gc.set_threshold(100_000, 50, 100)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

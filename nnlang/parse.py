@@ -32,6 +32,7 @@ from nnlang._lark import (
     UnexpectedInput,
 )
 from nnlang.diagnostics import Diagnostic, NnError, error
+from nnlang.lalr import FastLALR, Reject
 from nnlang.source import Source, Span
 
 MAX_ERRORS = 20
@@ -129,10 +130,20 @@ class _Parser:
             lexer_callbacks={"COMMENT": self.comments.append}, transformer=self.to_syntax,
         )
 
+        self.fast = FastLALR(self.lark, self.layout, self.comments.append)
+
     def parse(self, text: str, path: str = "<string>") -> S.Module:
-        """Parse and build the syntax tree in one pass (the Transformer runs inline)."""
-        self.comments.clear()
+        """Parse and build the syntax tree in one pass (the Transformer runs inline).
+
+        A file that parses takes the fast path (:mod:`nnlang.lalr`); lark itself
+        parses anything that path rejects, so errors come from lark's exceptions.
+        """
         self.to_syntax.path = path
+        self.comments.clear()
+        try:
+            return self.fast.parse(text)
+        except Reject:
+            self.comments.clear()
         return self.lark.parse(text)
 
 
@@ -164,9 +175,9 @@ MAX_ELSE_IF = 200  # an else-if chain nests in the tree; keep it far from the re
 class _Problem(Exception):
     """A syntax problem found while building the tree (not by the LALR parser)."""
 
-    def __init__(self, code: str, message: str, token_or_meta, hint: str | None = None):
+    def __init__(self, code: str, message: str, token_or_span, hint: str | None = None):
         super().__init__(message)
-        self.code, self.message, self.where, self.hint = code, message, token_or_meta, hint
+        self.code, self.message, self.where, self.hint = code, message, token_or_span, hint
 
 
 def _number(token: Token) -> int | float:
@@ -181,47 +192,44 @@ def _number(token: Token) -> int | float:
 VALUE_TOKENS = frozenset({"NAME", "NUMBER", "STRING", "COMP_OP", "ADD_OP", "MUL_OP"})
 
 
-class _Meta:
-    """Where a rule's text starts and ends, from its first and last child."""
-
-    __slots__ = ("empty", "line", "column", "end_line", "end_column")
-
-    def __init__(self, children: list) -> None:
-        first = _edge(children)
-        self.empty = first is None
-        if first is not None:
-            self.line, self.column = first[0], first[1]
-            last = _edge(reversed(children))
-            self.end_line, self.end_column = last[2], last[3]
-
-
-def _edge(children) -> tuple[int, int, int, int] | None:
-    """The position of the first child that has one (newlines and spanless nodes skipped)."""
+def _children_span(path: str, children: list) -> Span | None:
+    """From the first child that has a position to the last (newlines skipped)."""
+    first = last = None
     for c in children:
-        if isinstance(c, Token):
+        if type(c) is Token:
             if c.type != "_NL":
-                return c.line, c.column, c.end_line, c.end_column
-        else:
-            span = getattr(c, "span", None)
-            if span is not None:
-                return span.line, span.col, span.end_line, span.end_col
-    return None
+                first = (c.line, c.column)
+                break
+        elif (span := getattr(c, "span", None)) is not None:
+            first = (span.line, span.col)
+            break
+    if first is None:
+        return None
+    for c in reversed(children):
+        if type(c) is Token:
+            if c.type != "_NL":
+                last = (c.end_line, c.end_column)
+                break
+        elif (span := getattr(c, "span", None)) is not None:
+            last = (span.end_line, span.end_col)
+            break
+    return Span(path, first[0], first[1], last[0], last[1])
 
 
 def _rule(method):
-    """Adapt a ``(self, meta, kept, children)`` method to lark's inline transformer.
+    """Adapt a ``(self, span, kept, children)`` method to lark's inline transformer.
 
     The parser runs the Transformer while it parses (lark's LALR
     ``transformer=``): no parse tree is built, which halves the time to check a
     large file. lark then passes no positions, so every token is kept
     (``keep_all_tokens``): a rule's span runs from its first child to its last.
-    Methods get the value tokens and nodes (``kept``) and all the children,
-    keywords and punctuation included.
+    Methods get that span (None for an empty rule), the value tokens and nodes
+    (``kept``) and all the children, keywords and punctuation included.
     """
 
     def call(self, children):
-        kept = [c for c in children if not (isinstance(c, Token) and c.type not in VALUE_TOKENS)]
-        return method(self, _Meta(children), kept, children)
+        kept = [c for c in children if not (type(c) is Token and c.type not in VALUE_TOKENS)]
+        return method(self, _children_span(self.path, children), kept, children)
 
     call.__name__ = method.__name__
     return call
@@ -311,144 +319,140 @@ class _ToSyntax(Transformer):
         super().__init__()
         self.path = path
 
-    def _span(self, meta) -> Span | None:
-        if meta.empty:
-            return None
-        return Span(self.path, meta.line, meta.column, meta.end_line, meta.end_column)
 
     # top level
     @_rule
-    def start(self, meta, kept, children):
+    def start(self, span, kept, children):
         return S.Module(tuple(kept), self.path)
 
     @_rule
-    def import_(self, meta, kept, children):
+    def import_(self, span, kept, children):
         alias = str(kept[1]) if len(kept) > 1 else None
-        return S.Import(_unescape(kept[0]), alias, self._span(meta))
+        return S.Import(_unescape(kept[0]), alias, span)
 
     @_rule
-    def const(self, meta, kept, children):
+    def const(self, span, kept, children):
         name, value = kept
-        return S.Const(str(name), value, self._span(meta))
+        return S.Const(str(name), value, span)
 
     @_rule
-    def block(self, meta, kept, children):
+    def block(self, span, kept, children):
         params = kept[1] if len(kept) == 3 else None
-        return S.Block(str(kept[0]), params, kept[-1], self._span(meta))
+        return S.Block(str(kept[0]), params, kept[-1], span)
 
     @_rule
-    def params(self, meta, kept, children):
+    def params(self, span, kept, children):
         return tuple(kept)
 
     @_rule
-    def param(self, meta, kept, children):
+    def param(self, span, kept, children):
         default = kept[1] if len(kept) > 1 else None
-        return S.Param(str(kept[0]), default, self._span(meta))
+        return S.Param(str(kept[0]), default, span)
 
     @_rule
-    def model(self, meta, kept, children):
+    def model(self, span, kept, children):
         name, body = kept
-        return S.Model(str(name), body, self._span(meta))
+        return S.Model(str(name), body, span)
 
     @_rule
-    def train(self, meta, kept, children):
+    def train(self, span, kept, children):
         *names, body = kept
         has_alias = any(isinstance(c, Token) and c.type == "AS" for c in children)
         alias = str(names.pop()) if has_alias else None
-        return S.Train(tuple(map(str, names)), alias, body, self._span(meta))
+        return S.Train(tuple(map(str, names)), alias, body, span)
 
     # bodies
     @_rule
-    def body(self, meta, kept, children):
-        return S.Body(tuple(kept), self._span(meta))
+    def body(self, span, kept, children):
+        return S.Body(tuple(kept), span)
 
     @_rule
-    def train_body(self, meta, kept, children):
-        return S.TrainBody(tuple(kept), self._span(meta))
+    def train_body(self, span, kept, children):
+        return S.TrainBody(tuple(kept), span)
 
     @_rule
-    def setting(self, meta, kept, children):
+    def setting(self, span, kept, children):
         key, value = kept
-        return S.Setting(str(key), value, self._span(meta))
+        return S.Setting(str(key), value, span)
 
     @_rule
-    def train_call(self, meta, kept, children):
-        return S.TrainCall(kept[0], self._span(meta))
+    def train_call(self, span, kept, children):
+        return S.TrainCall(kept[0], span)
 
     # statements
     @_rule
-    def input_stmt(self, meta, kept, children):
+    def input_stmt(self, span, kept, children):
         shape = kept[1] if len(kept) > 1 else None
-        return S.InputStmt(str(kept[0]), shape, self._span(meta))
+        return S.InputStmt(str(kept[0]), shape, span)
 
     @_rule
-    def output_named(self, meta, kept, children):
+    def output_named(self, span, kept, children):
         assertion = kept[2] if len(kept) > 2 else None
-        return S.OutputStmt(str(kept[0]), kept[1], assertion, self._span(meta))
+        return S.OutputStmt(str(kept[0]), kept[1], assertion, span)
 
     @_rule
-    def output_flow(self, meta, kept, children):
+    def output_flow(self, span, kept, children):
         assertion = kept[1] if len(kept) > 1 else None
-        return S.OutputStmt(None, kept[0], assertion, self._span(meta))
+        return S.OutputStmt(None, kept[0], assertion, span)
 
     @_rule
-    def bind_stmt(self, meta, kept, children):
+    def bind_stmt(self, span, kept, children):
         assertion = kept[2] if len(kept) > 2 else None
-        return S.BindStmt(str(kept[0]), kept[1], assertion, self._span(meta))
+        return S.BindStmt(str(kept[0]), kept[1], assertion, span)
 
     @_rule
-    def expr_stmt(self, meta, kept, children):
+    def expr_stmt(self, span, kept, children):
         assertion = kept[1] if len(kept) > 1 else None
-        return S.ExprStmt(kept[0], assertion, self._span(meta))
+        return S.ExprStmt(kept[0], assertion, span)
 
     @_rule
-    def repeat_stmt(self, meta, kept, children):
+    def repeat_stmt(self, span, kept, children):
         count, body = kept
-        return S.RepeatStmt(count, body, self._span(meta))
+        return S.RepeatStmt(count, body, span)
 
     @_rule
-    def for_stmt(self, meta, kept, children):
+    def for_stmt(self, span, kept, children):
         var, iterable, body = kept
-        return S.ForStmt(str(var), iterable, body, self._span(meta))
+        return S.ForStmt(str(var), iterable, body, span)
 
     @_rule
-    def if_stmt(self, meta, kept, children):
+    def if_stmt(self, span, kept, children):
         cond, then, *orelse = kept
         depth, node = 0, orelse[0] if orelse else None
         while isinstance(node, S.IfStmt) and depth <= MAX_ELSE_IF:
             depth, node = depth + 1, node.orelse
         if depth > MAX_ELSE_IF:
-            raise _Problem("syntax", f"else-if chain longer than {MAX_ELSE_IF}", meta,
+            raise _Problem("syntax", f"else-if chain longer than {MAX_ELSE_IF}", span,
                            hint="choose among many options with a const and for/if blocks")
-        return S.IfStmt(cond, then, orelse[0] if orelse else None, self._span(meta))
+        return S.IfStmt(cond, then, orelse[0] if orelse else None, span)
 
     @_rule
-    def assertion(self, meta, kept, children):
+    def assertion(self, span, kept, children):
         return kept[0]
 
     @_rule
-    def shape(self, meta, kept, children):
+    def shape(self, span, kept, children):
         dtype = str(kept.pop(0)) if kept and isinstance(kept[0], Token) else None
-        return S.Shape(tuple(kept), dtype, self._span(meta))
+        return S.Shape(tuple(kept), dtype, span)
 
     # chains and expressions
     @_rule
-    def chain(self, meta, kept, children):
+    def chain(self, span, kept, children):
         if len(kept) == 1:
             return kept[0]
-        return S.Chain(tuple(kept), self._span(meta))
+        return S.Chain(tuple(kept), span)
 
     stmt_chain = chain
 
     @_rule
-    def named(self, meta, kept, children):
+    def named(self, span, kept, children):
         value, name = kept
-        return S.Named(value, str(name), self._span(meta))
+        return S.Named(value, str(name), span)
 
     @_rule
-    def if_expr(self, meta, kept, children):
+    def if_expr(self, span, kept, children):
         cond, then, orelse = kept
-        return S.IfExpr(cond, then, orelse, self._span(meta))
+        return S.IfExpr(cond, then, orelse, span)
 
     def prefixed(self, children):
         *ops, operand = children
@@ -463,68 +467,68 @@ class _ToSyntax(Transformer):
         return _Fold(self.path, children).expression(0)
 
     @_rule
-    def call(self, meta, kept, children):
+    def call(self, span, kept, children):
         func, *args = kept
-        return S.Call(func, tuple(args), self._span(meta))
+        return S.Call(func, tuple(args), span)
 
     @_rule
-    def attr(self, meta, kept, children):
+    def attr(self, span, kept, children):
         base, name = kept
         if isinstance(base, S.Number):
-            raise _Problem("syntax", f"'{base.text}.{name}' is not a number", meta,
+            raise _Problem("syntax", f"'{base.text}.{name}' is not a number", span,
                            hint=f"write digits after the point: {base.text}.0")
-        return S.Attr(base, str(name), self._span(meta))
+        return S.Attr(base, str(name), span)
 
     @_rule
-    def kwarg(self, meta, kept, children):
+    def kwarg(self, span, kept, children):
         name, value = kept
-        return S.Arg(str(name), value, self._span(meta))
+        return S.Arg(str(name), value, span)
 
     @_rule
-    def posarg(self, meta, kept, children):
-        return S.Arg(None, kept[0], self._span(meta))
+    def posarg(self, span, kept, children):
+        return S.Arg(None, kept[0], span)
 
     @_rule
-    def number(self, meta, kept, children):
-        return S.Number(_number(kept[0]), str(kept[0]), self._span(meta))
+    def number(self, span, kept, children):
+        return S.Number(_number(kept[0]), str(kept[0]), span)
 
     @_rule
-    def string(self, meta, kept, children):
-        return S.String(_unescape(kept[0]), self._span(meta))
+    def string(self, span, kept, children):
+        return S.String(_unescape(kept[0]), span)
 
     @_rule
-    def true(self, meta, kept, children):
-        return S.Bool(True, self._span(meta))
+    def true(self, span, kept, children):
+        return S.Bool(True, span)
 
     @_rule
-    def false(self, meta, kept, children):
-        return S.Bool(False, self._span(meta))
+    def false(self, span, kept, children):
+        return S.Bool(False, span)
 
     @_rule
-    def name(self, meta, kept, children):
-        return S.Name(str(kept[0]), self._span(meta))
+    def name(self, span, kept, children):
+        return S.Name(str(kept[0]), span)
 
     @_rule
-    def list_(self, meta, kept, children):
-        return S.ListExpr(tuple(kept), self._span(meta))
+    def list_(self, span, kept, children):
+        return S.ListExpr(tuple(kept), span)
 
     @_rule
-    def tuple_(self, meta, kept, children):
-        return S.TupleExpr(tuple(kept), self._span(meta))
+    def tuple_(self, span, kept, children):
+        return S.TupleExpr(tuple(kept), span)
 
     @_rule
-    def map_(self, meta, kept, children):
-        return S.MapExpr(tuple(kept), self._span(meta))
+    def map_(self, span, kept, children):
+        return S.MapExpr(tuple(kept), span)
 
     @_rule
-    def map_entry(self, meta, kept, children):
+    def map_entry(self, span, kept, children):
         key, value = kept
         quoted = key.type == "STRING"
         return S.MapEntry(_unescape(key) if quoted else str(key), value, quoted,
-                          self._span(meta))
+                          span)
 
     @_rule
-    def paren(self, meta, kept, children):
+    def paren(self, span, kept, children):
         return kept[0]
 
 
@@ -783,8 +787,7 @@ def parse_source(source: Source) -> S.Module:
                 span = Span(source.path, where.line, where.column, where.end_line,
                             where.end_column)
             else:
-                span = Span(source.path, where.line, where.column, where.end_line,
-                            where.end_column) if not where.empty else None
+                span = where  # the rule's span, or None
             diagnostics.append(error(exc.code, exc.message, span, hint=exc.hint))
             break
         except UnexpectedCharacters as exc:
