@@ -48,11 +48,20 @@ def final_activation(graph: Graph, output: str) -> tuple[str | None, int | None]
     """The activation that ends ``output`` (a layer or an ``act=``), and its node id."""
     node = graph.node(graph.outputs[output])
     if node.op in FUSIBLE:
+        if node.op == "softmax" and not _last_axis(node):
+            return None, None  # the losses and predict() normalise the last axis only
         return node.op, node.id
     act = node.attrs.get("act")
     if isinstance(act, str) and act in FUSIBLE:
         return str(act), node.id
     return None, None
+
+
+def _last_axis(node) -> bool:
+    """Whether a softmax node normalises its input's last axis (batch axis excluded)."""
+    axis = node.attrs.get("axis", -1)
+    rank = node.type.rank if node.type is not None else None
+    return axis == -1 or (rank is not None and axis == rank - 1)
 
 
 class GraphModule(nn.Module):
