@@ -63,6 +63,10 @@ def check_file(path: str | Path, result: CheckResult | None = None, *,
 
 def validate_train(spec: TrainSpec, program: Program) -> list[Diagnostic]:
     """Check a train block's settings against the training and data registries."""
+    from nnlang.train.gan_config import is_gan, validate_gan
+
+    if is_gan(spec.settings):  # two models and a game: its own settings and checks
+        return validate_gan(spec, program)
     diags: list[Diagnostic] = []
     outputs: list[str] = []
     for model in spec.models:

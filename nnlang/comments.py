@@ -58,13 +58,23 @@ def _attach_seq(nodes, comments: list[_Comment], source: Source, prev_end: int):
     return tuple(out), comments[start:]
 
 
+_BODY_FIELDS: dict[type, list[str]] = {}
+
+
 def _bodies(node) -> list[str]:
-    return [f.name for f in dataclasses.fields(node)
-            if isinstance(getattr(node, f.name), (S.Body, S.TrainBody, S.IfStmt))]
+    """The fields of ``node`` holding a nested body (field names cached per class)."""
+    kind = type(node)
+    names = _BODY_FIELDS.get(kind)
+    if names is None:
+        names = _BODY_FIELDS[kind] = [f.name for f in dataclasses.fields(node)]
+    return [n for n in names
+            if isinstance(getattr(node, n), (S.Body, S.TrainBody, S.IfStmt))]
 
 
 def _attach_node(node, leading, inside, source, blank_before):
     body_fields = _bodies(node)
+    if not (body_fields or leading or inside or blank_before):
+        return node  # nothing to attach: the common case in a large file
     trailing = closing = None
     extra: list[_Comment] = []  # comments with no better home: shown above the node
     changes = {}

@@ -20,6 +20,7 @@ from typing import Any
 from nnlang.check import load_checked
 from nnlang.diagnostics import NnError, did_you_mean, error
 from nnlang.ir import Graph, Program, TrainSpec
+from nnlang.train.gan_config import is_gan
 from nnlang.values import CallValue, Word
 
 
@@ -91,6 +92,34 @@ def check_data_fits(graph: Graph, data, spec: TrainSpec) -> None:
             raise _mismatch(node, given, spec)
 
 
+def check_targets_fit(graph: Graph, data, spec: TrainSpec) -> None:
+    """Several targets pair with the model's outputs by name; one target, one output.
+
+    A mismatch is the user's (a column named unlike its output), so it is a
+    diagnostic at the data setting rather than an error inside training.
+    """
+    outputs = list(graph.outputs)
+    targets = list(data.y_shape) if isinstance(data.y_shape, Mapping) else []
+    span = spec.spans.get("data", spec.span)
+    if not targets and len(outputs) > 1:
+        raise NnError(error(
+            "data-mismatch", f"model '{graph.name}' has {len(outputs)} outputs "
+            f"({', '.join(outputs)}) but the data gives one target", span,
+            hint=f"name a target for each output, e.g. target=[{', '.join(outputs)}]"))
+    if targets and len(outputs) == 1 and outputs[0] not in targets:
+        raise NnError(error(
+            "data-mismatch", f"the data gives {len(targets)} targets "
+            f"({', '.join(targets)}) but model '{graph.name}' has one output", span,
+            hint="give one target, or an output for each"))
+    for name in outputs if targets else ():
+        if name not in targets:
+            raise NnError(error(
+                "data-mismatch", f"the data has no target for output '{name}' "
+                f"(its targets: {', '.join(targets)})", span,
+                hint=did_you_mean(name, targets)
+                or "targets pair with outputs by name"))
+
+
 def _size(shape) -> int:
     n = 1
     for d in shape:
@@ -118,9 +147,14 @@ def prepare(path: str | Path, *, train: str | None = None,
     path = Path(path)
     program, _ = load_checked(path, overrides)
     spec = select_train(program, train)
+    if is_gan(spec.settings):
+        from nnlang.run_gan import prepare_gan
+
+        return prepare_gan(program, spec, path, epochs=epochs, seed=seed)
     if len(spec.models) != 1:
         raise NnError(error("train-config", "training several models together is not "
-                            "supported yet", spec.span))
+                            "supported yet", spec.span,
+                            hint="loss = gan trains a generator against a discriminator"))
     graph = program.models[spec.models[0]]
     try:
         config = parse_train_settings(spec.settings, outputs=list(graph.outputs))
@@ -131,6 +165,8 @@ def prepare(path: str | Path, *, train: str | None = None,
     config = dataclasses.replace(config, **changes)
     data = load_dataset(spec, path.parent, config.seed)
     check_data_fits(graph, data, spec)
+    if config.epochs > 0:  # epochs = 0 trains and scores nothing: targets unused
+        check_targets_fit(graph, data, spec)
     return Prepared(program, spec, graph, config, data)
 
 
@@ -224,6 +260,11 @@ def run_file(path: str | Path, *, train: str | None = None,
 
     path = Path(path)
     prepared = prepare(path, train=train, overrides=overrides, epochs=epochs, seed=seed)
+    if is_gan(prepared.spec.settings):
+        from nnlang.run_gan import run_gan
+
+        return run_gan(path, prepared, overrides=overrides, epochs=epochs, seed=seed,
+                       out=out, resume=resume, verbose=verbose)
     run_dir = Path(resume or out or default_run_dir(path, prepared.spec))
     run_dir.mkdir(parents=True, exist_ok=True)
     if not resume:
@@ -363,6 +404,10 @@ def eval_file(path: str | Path, run_dir: str | Path, split: str = "test") -> dic
     settings = _run_settings(run_dir)
     prepared = prepare(path, train=settings.get("train"), overrides=settings.get("overrides"),
                        seed=settings.get("seed"))
+    if is_gan(prepared.spec.settings):
+        raise NnError(error("train-config", "a GAN run has no split to score",
+                            prepared.spec.spans.get("loss", prepared.spec.span),
+                            hint=f"its numbers are in {run_dir / 'gan.json'}"))
     model = CompiledModel(prepared.graph)
     return evaluate(model, _load_run_variables(run_dir), prepared.data, prepared.config,
                     split=split)

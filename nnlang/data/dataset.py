@@ -140,3 +140,6 @@ class LoadOptions:
     normalize: bool = True
     scale_target: bool = False
     seed: int = 0
+    classes: tuple[Any, ...] | None = None  # keep only examples of these classes
+    train_limit: int | None = None  # keep at most this many training examples
+    target: str = "labels"  # "inputs": the targets are the (normalised) inputs

@@ -156,6 +156,7 @@ def load_sine(
     kind: str,
     low: float,
     high: float,
+    extrapolate: tuple[float, float] | None = None,
 ) -> Dataset:
     """Sine data in two kinds.
 
@@ -167,8 +168,12 @@ def load_sine(
 
     ``curve`` (function fitting): ``x`` is uniform in [low, high], shape (1,),
     and ``y = sin(x)``, shape (1,). ``meta["extrapolation"]`` is a Split of
-    ``n // 5`` points beyond the range, x in [high, high + (high - low) / 2]
-    ([pi, 2*pi] for the defaults), to show that fits do not extrapolate.
+    ``n // 5`` points (at least 1) drawn uniformly from the part of
+    ``extrapolate`` outside [low, high], on either side; by default
+    [high, high + (high - low) / 2] ([pi, 2*pi] for the defaults). It is
+    never trained on: ``nnc run`` scores the fit on it next to the test
+    split (``extrapolation.json``) to show that fits do not extrapolate.
+    ``meta["range"]`` and ``meta["extrapolate"]`` record both ranges.
 
     ``noise`` is the standard deviation of Gaussian noise added to every
     observed value, inputs and targets alike.
@@ -185,19 +190,49 @@ def load_sine(
         )
     if not low < high:
         raise DataError(f"sine: 'high' must be above low={low}, got {high}", arg="high")
+    outside = extrapolate or (high, high + (high - low) / 2)
+    if not (outside[0] < low or outside[1] > high):
+        raise DataError(
+            f"sine: extrapolate={list(outside)} lies inside the training range "
+            f"[{low:g}, {high:g}]",
+            arg="extrapolate",
+            hint=f"reach beyond it, e.g. extrapolate=[{high:g}, {2 * high - low:g}]",
+        )
 
-    def sample(count: int, a: float, b: float) -> Split:
-        x = rng.uniform(a, b, (count, 1))
+    def observe(x: np.ndarray) -> Split:
         return Split(x, np.sin(x) + rng.normal(0.0, 1.0, x.shape) * noise)
 
-    data = sample(n, low, high)
-    beyond = sample(max(1, n // 5), high, high + (high - low) / 2)
+    data = observe(rng.uniform(low, high, (n, 1)))
+    beyond = observe(uniform_outside(rng, max(1, n // 5), outside, (low, high)))
     return split_and_assemble(
         data.x,
         data.y,
         opts,
         task="regression",
         scaling="zscore",
-        meta={"kind": kind, "range": (low, high)},
+        meta={"kind": kind, "range": (low, high), "extrapolate": outside},
         extra={"extrapolation": beyond},
     )
+
+
+def uniform_outside(
+    rng: np.random.Generator,
+    count: int,
+    wide: tuple[float, float],
+    inner: tuple[float, float],
+) -> np.ndarray:
+    """``count`` points (count, 1) uniform over ``wide`` minus the ``inner`` range.
+
+    The extrapolation set of a curve fit: it may lie on one side of the
+    training range or on both, and never overlaps it.
+
+    Examples:
+        >>> x = uniform_outside(np.random.default_rng(0), 1000, (-2.0, 2.0), (-1.0, 1.0))
+        >>> bool(np.all(np.abs(x) >= 1.0) and np.all(np.abs(x) <= 2.0))
+        True
+    """
+    left = (wide[0], min(wide[1], inner[0]))
+    right = (max(wide[0], inner[1]), wide[1])
+    sizes = np.array([max(0.0, left[1] - left[0]), max(0.0, right[1] - right[0])])
+    u = rng.uniform(0.0, sizes.sum(), (count, 1))
+    return np.where(u < sizes[0], left[0] + u, right[0] + (u - sizes[0]))

@@ -21,6 +21,7 @@ KINDS = {
     "float": "a number",
     "bool": "true or false",
     "fractions": "three fractions [train, val, test] that sum to 1",
+    "range": "two numbers [low, high] with low < high",
     "path": 'a file path in quotes, like "data/train.csv"',
     "string": "a string in quotes",
     "column": "a column name or a 0-based column index",
@@ -29,6 +30,7 @@ KINDS = {
     "choice": "one of the listed words",
     "choice_list": "a list of the listed words",
     "tokens": "words, chars or ngrams(n)",
+    "labels": "a list of class names or 0-based class ids",
 }
 """What each parameter kind accepts, in words (used in messages and docs)."""
 
@@ -216,6 +218,15 @@ def check_fractions(param: DataParam, value: Any) -> Any:
     return tuple(float(v) for v in value)
 
 
+def check_range(param: DataParam, value: Any) -> Any:
+    """``[low, high]`` as a tuple of floats, ``low < high``."""
+    if not isinstance(value, (list, tuple)) or len(value) != 2:
+        return INVALID
+    if not all(is_number(v) for v in value) or not value[0] < value[1]:
+        return INVALID
+    return (float(value[0]), float(value[1]))
+
+
 def check_path(param: DataParam, value: Any) -> Any:
     is_quoted = isinstance(value, str) and not isinstance(value, Word)
     return value if is_quoted and value else INVALID
@@ -275,11 +286,29 @@ def check_tokens(param: DataParam, value: Any) -> Any:
     return INVALID
 
 
+def check_labels(param: DataParam, value: Any) -> Any:
+    """A non-empty list of distinct class names or ids (matched at load time).
+
+    Examples:
+        >>> check_labels(DataParam("classes", None, "", kind="labels"), [5, 6])
+        (5, 6)
+    """
+    if not isinstance(value, (list, tuple)) or not value:
+        return INVALID
+    for item in value:
+        is_id = is_number(item) and item == int(item)
+        if not is_id and not (isinstance(item, str) and item):
+            return INVALID
+    labels = tuple(int(v) if is_number(v) else str(v) for v in value)
+    return labels if len(set(labels)) == len(labels) else INVALID
+
+
 CHECKERS: dict[str, Callable[[DataParam, Any], Any]] = {
     "int": check_int,
     "float": check_float,
     "bool": check_bool,
     "fractions": check_fractions,
+    "range": check_range,
     "path": check_path,
     "string": check_string,
     "column": check_column,
@@ -288,4 +317,5 @@ CHECKERS: dict[str, Callable[[DataParam, Any], Any]] = {
     "choice": check_choice,
     "choice_list": check_choice_list,
     "tokens": check_tokens,
+    "labels": check_labels,
 }

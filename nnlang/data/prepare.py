@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from nnlang.data.dataset import DataError, Dataset, LoadOptions, Split, Task
+from nnlang.data.select import check_inputs_target, inputs_as_targets, select_examples
 
 Scaling = str | float | None
 """How to normalise an input: ``"zscore"`` (training mean and deviation per
@@ -177,12 +178,20 @@ def assemble(
     """
     if len(parts[0]) == 0:
         raise DataError("the train split is empty", arg="split")
+    check_inputs_target(parts[0].x, opts)
     # Targets take their final shape first, so statistics have the shape of y.
     train, val, test = (
         Split(s.x, map_arrays(lambda k, a: cast_targets(a, pick(task, k)), s.y))
         for s in parts
     )
     meta = dict(meta or {})
+    picked = select_examples(
+        (train, val, test), opts, task, num_classes, meta.get("classes")
+    )
+    train, val, test = picked.parts
+    task, num_classes = picked.task, picked.num_classes
+    if picked.names is not None:
+        meta["classes"] = picked.names
     x_stats = None
     if opts.normalize:
         x_stats = map_arrays(lambda k, a: fit_scaling(a, pick(scaling, k)), train.x)
@@ -215,6 +224,11 @@ def assemble(
     for name, split in (extra or {}).items():
         y = map_arrays(lambda k, a: cast_targets(a, pick(task, k)), split.y)
         meta[name] = transform(Split(split.x, y))
+    if opts.target == "inputs":  # an autoencoder's targets: its normalised inputs
+        train, val, test = (inputs_as_targets(s) for s in (train, val, test))
+        task, num_classes = "regression", None
+        meta.pop("classes", None)
+        meta["target"] = "inputs"
     if isinstance(task, dict):
         meta["tasks"], meta["num_classes"] = dict(task), dict(num_classes or {})
     target_mean, target_std = unzip_stats(drop_none(y_stats))

@@ -26,8 +26,11 @@ def common_params(
     normalize_doc: str = TABLE_NORMALIZE,
     scale_target: bool = False,
     shuffle_doc: str = "shuffle (from the seed) before splitting",
+    inputs_target: bool = False,
 ) -> tuple[DataParam, ...]:
-    """``split``, ``shuffle``, then ``normalize`` and ``scale_target`` where they apply."""
+    """``split``, ``shuffle``, then ``normalize`` and ``scale_target`` where they
+    apply, ``target`` (labels or inputs) for images and tables without a target
+    argument of their own, and the example selection every source takes."""
     params = [
         DataParam(
             "split",
@@ -49,7 +52,36 @@ def common_params(
                 kind="bool",
             )
         )
-    return tuple(params)
+    if inputs_target:
+        params.append(INPUTS_TARGET)
+    return (*params, *SELECTION)
+
+
+INPUTS_TARGET = DataParam(
+    "target",
+    Word("labels"),
+    "labels: the source's own targets; inputs: the (normalised) inputs "
+    "themselves, for autoencoders",
+    kind="choice",
+    choices=("labels", "inputs"),
+)
+
+SELECTION = (
+    DataParam(
+        "classes",
+        None,
+        "keep only examples of these classes (names or ids; labels keep their ids)",
+        kind="labels",
+    ),
+    DataParam(
+        "train_limit",
+        None,
+        "keep at most this many training examples (the first of the shuffled "
+        "training split); val and test are unchanged",
+        kind="int",
+        minimum=1,
+    ),
+)
 
 
 def source(name: str, doc: str, load: Any, *params: DataParam) -> DataSourceSpec:
@@ -71,31 +103,33 @@ DATA_SOURCES: dict[str, DataSourceSpec] = {
             "digits",
             "8x8 handwritten digits from scikit-learn: 1797 images [8, 8, 1], 10 classes",
             bundled.load_digits,
-            *common_params(True, "divide pixel values by 16, into [0, 1]"),
+            *common_params(
+                True, "divide pixel values by 16, into [0, 1]", inputs_target=True
+            ),
         ),
         source(
             "iris",
             "iris flowers from scikit-learn: 150 rows, 4 features, 3 classes",
             bundled.load_iris,
-            *common_params(True),
+            *common_params(True, inputs_target=True),
         ),
         source(
             "wine",
             "wine cultivars from scikit-learn: 178 rows, 13 features, 3 classes",
             bundled.load_wine,
-            *common_params(True),
+            *common_params(True, inputs_target=True),
         ),
         source(
             "breast_cancer",
             "breast cancer from scikit-learn: 569 rows, 30 features, binary 0/1",
             bundled.load_breast_cancer,
-            *common_params(True),
+            *common_params(True, inputs_target=True),
         ),
         source(
             "diabetes",
             "diabetes progression from scikit-learn: 442 rows, 10 features, regression",
             bundled.load_diabetes,
-            *common_params(True, scale_target=True),
+            *common_params(True, scale_target=True, inputs_target=True),
         ),
         source(
             "playground",
@@ -130,7 +164,7 @@ DATA_SOURCES: dict[str, DataSourceSpec] = {
         source(
             "sine",
             "sine waves: forecasting windows [length, 1] → [horizon], or the curve "
-            "y = sin(x) with an extrapolation set",
+            "y = sin(x) on [low, high] with an extrapolation set beyond it",
             generated.load_sine,
             DataParam("n", 1000, "number of examples", kind="int", minimum=1),
             DataParam(
@@ -180,6 +214,16 @@ DATA_SOURCES: dict[str, DataSourceSpec] = {
             ),
             DataParam(
                 "high", math.pi, "curve: largest x", kind="float", only_for="kind=curve"
+            ),
+            DataParam(
+                "extrapolate",
+                None,
+                "curve: n // 5 more points from this range but outside [low, high], "
+                "an extra evaluation set (nnc run writes extrapolation.json: test mse "
+                "inside the range against mse outside it); default [high, high + "
+                "(high - low) / 2]",
+                kind="range",
+                only_for="kind=curve",
             ),
             *common_params(False, scale_target=True),
         ),
@@ -259,7 +303,7 @@ DATA_SOURCES: dict[str, DataSourceSpec] = {
             DataParam(
                 "labels", None, "the IDX file of labels", required=True, kind="path"
             ),
-            *common_params(True, "scale byte pixels to [0, 1]"),
+            *common_params(True, "scale byte pixels to [0, 1]", inputs_target=True),
         ),
         source(
             "text",
@@ -358,6 +402,9 @@ def load_data(
         normalize=bound.pop("normalize", False),
         scale_target=bound.pop("scale_target", False),
         seed=seed,
+        classes=bound.pop("classes"),
+        train_limit=bound.pop("train_limit"),
+        target=bound.pop("target") if INPUTS_TARGET in spec.params else "labels",
     )
     return spec.load(opts, **bound)
 

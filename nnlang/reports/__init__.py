@@ -45,7 +45,7 @@ def report(name: str) -> Callable[[Report], Report]:
 
 def write_reports(ctx: RunContext) -> dict[str, dict[str, Any]]:
     """Run every report that applies; write ``<name>.json`` for each."""
-    from nnlang.reports import baselines  # noqa: F401  (registers its reports)
+    from nnlang.reports import baselines, images, regression  # noqa: F401  (registers)
 
     written = {}
     for name, fn in REPORTS.items():

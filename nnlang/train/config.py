@@ -111,7 +111,8 @@ class TrainConfig:
     Attributes:
         data: the data source as written (a ``Word`` or ``CallValue``), or None.
         batch: examples per step (the last partial batch is padded and masked).
-        epochs: passes over the training split.
+        epochs: passes over the training split; 0 trains nothing (fixed
+            kernels, or ``init_from`` weights, as they are).
         seed: seeds initialisation, shuffling and dropout.
         loss: loss per output name; ``None`` picks one from the data's task
             (see :func:`default_loss`).
@@ -222,7 +223,7 @@ def parse_train_settings(
             )
     s = dict(settings)
     kw: dict[str, Any] = {"outputs": outs, "data": s.get("data")}
-    for key, lo in (("batch", 1), ("epochs", 1), ("seed", None)):
+    for key, lo in (("batch", 1), ("epochs", 0), ("seed", None)):
         if key in s:
             kw[key] = check_integer(s[key], key, lo)
     if "loss" in s:

@@ -41,7 +41,13 @@ from nnlang.train.history import (
 )
 from nnlang.train.model import TrainableModel
 from nnlang.train.optim import lr_at
-from nnlang.train.setup import Evaluator, Setup, build_setup, split_arrays
+from nnlang.train.setup import (
+    Evaluator,
+    Setup,
+    _init_variables,
+    build_setup,
+    split_arrays,
+)
 from nnlang.train.step import Carry, epoch_order, fresh_carry, summarize
 
 __all__ = [
@@ -97,6 +103,8 @@ def fit(
         TrainConfigError: a setting that only the model can refute (``freeze``).
     """
     run_dir = Path(out_dir or resume) if (out_dir or resume) else None
+    if config.epochs == 0 and resume is None:
+        return _untrained(model, data, config, variables, run_dir, verbose)
     setup = build_setup(model, data, config, variables)
     progress = rundir.Progress(verbose)
     if setup.note:
@@ -244,6 +252,32 @@ def fit(
         cbs,
         progress,
     )
+
+
+def _untrained(
+    model: TrainableModel,
+    data: Any,
+    config: TrainConfig,
+    variables: Mapping[str, Any] | None,
+    run_dir: Path | None,
+    verbose: int,
+) -> History:
+    """``epochs = 0``: the initial variables are the result, as a model of fixed
+    kernels (or an ``init_from`` run looked at on new data) needs. No optimiser
+    is built and nothing is scored, since no loss need fit such a model's
+    outputs; ``metrics.json`` is written empty so every run has one."""
+    x = split_arrays(data.train.x, model.input_names, model, "inputs")
+    sample = ({k: v[:1] for k, v in x.items()}, None)
+    init_key = jax.random.split(jax.random.PRNGKey(config.seed), 3)[0]  # as fit's
+    variables, note = _init_variables(model, config, sample, init_key, variables)
+    if verbose:
+        print("epochs = 0: nothing trained" + (f"; {note}" if note else ""))
+    history = History(run_dir=run_dir)
+    history.variables = variables
+    if run_dir is not None:
+        ckpt_io.save_variables(run_dir, variables)
+        rundir.write_test_metrics(run_dir, {})
+    return history
 
 
 def _best_template(setup: Setup, stopper: EarlyStopper | None) -> Any:
