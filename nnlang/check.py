@@ -13,6 +13,7 @@ from pathlib import Path
 from nnlang.diagnostics import Diagnostic, NnError, error
 from nnlang.ir import Program, TrainSpec
 from nnlang.source import Source
+from nnlang.values import CallValue, Word
 
 
 @dataclass
@@ -80,7 +81,27 @@ def validate_train(spec: TrainSpec, program: Program) -> list[Diagnostic]:
     except TrainConfigError as exc:
         span = spec.spans.get(exc.key) if exc.key else spec.span
         diags.append(error("train-config", exc.message, span or spec.span, hint=exc.hint))
-    return diags
+    return diags + validate_data(spec)
+
+
+def validate_data(spec: TrainSpec) -> list[Diagnostic]:
+    """Check ``data = source(...)`` against the data registry, loading nothing."""
+    from nnlang.data import DataError, bind_data_args
+
+    source = spec.settings.get("data")
+    span = spec.spans.get("data", spec.span)
+    if source is None:
+        return []  # `nnc run` says so; a file may hold models and settings to import
+    if isinstance(source, Word):
+        source = CallValue(str(source))
+    if not isinstance(source, CallValue):
+        return [error("train-config", "data must name a data source, such as digits or "
+                      'csv("file.csv", target=y)', span)]
+    try:
+        bind_data_args(source.name, source.args, source.kwargs)
+    except DataError as exc:
+        return [error("data", exc.message, span, hint=exc.hint)]
+    return []
 
 
 def load_checked(path: str | Path, overrides: Mapping[str, str] | None = None

@@ -726,3 +726,22 @@ def test_any_file_loads_or_raises_data_error(tmp_path, content, source):
         load_data(source, args, kwargs, base_dir=tmp_path, seed=0)
     except DataError:
         pass
+
+
+def test_the_registry_names_what_the_generators_implement() -> None:
+    from nnlang.data import generated
+    from nnlang.data.registry import PLAYGROUND_FEATURE_NAMES, PLAYGROUND_KINDS
+
+    assert PLAYGROUND_KINDS == tuple(generated.PLAYGROUND_GENERATORS)
+    assert PLAYGROUND_FEATURE_NAMES == tuple(generated.PLAYGROUND_FEATURES)
+
+
+def test_the_data_table_loads_without_numpy() -> None:
+    """`nnc check` validates data calls against the table; numpy must not come with it."""
+    import subprocess
+    import sys
+
+    code = ("import sys, nnlang.data, nnlang.check; "
+            "print('numpy' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "False", out.stderr

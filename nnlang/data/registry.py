@@ -8,12 +8,12 @@ scikit-learn), by the docs generator (``doc`` strings) and by the trainer
 from __future__ import annotations
 
 import difflib
+import importlib
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from nnlang.data import arrays, bundled, generated, tables, text
 from nnlang.data.dataset import DataError, Dataset, LoadOptions
 from nnlang.data.params import DataParam, DataSourceSpec, bind_args
 from nnlang.values import Word
@@ -84,6 +84,28 @@ SELECTION = (
 )
 
 
+def lazy(module: str, function: str) -> Any:
+    """``nnlang.data.<module>.<function>``, imported when first called.
+
+    The loaders need numpy (and some scikit-learn); the checker reads this table
+    to validate a ``data = ...`` call and must not pay for those imports.
+    """
+
+    def load(*args: Any, **kwargs: Any) -> Dataset:
+        loader = getattr(importlib.import_module(f"nnlang.data.{module}"), function)
+        return loader(*args, **kwargs)
+
+    load.__name__ = load.__qualname__ = function
+    return load
+
+
+# The names nnlang/data/generated.py implements (tests/test_data.py checks they agree).
+PLAYGROUND_KINDS = ("circle", "xor", "gauss", "spiral")
+PLAYGROUND_FEATURE_NAMES = (
+    "x1", "x2", "x1_sq", "x2_sq", "x1x2", "sin_x1", "sin_x2",
+)
+
+
 def source(name: str, doc: str, load: Any, *params: DataParam) -> DataSourceSpec:
     return DataSourceSpec(name=name, params=tuple(params), doc=doc, load=load)
 
@@ -102,7 +124,7 @@ DATA_SOURCES: dict[str, DataSourceSpec] = {
         source(
             "digits",
             "8x8 handwritten digits from scikit-learn: 1797 images [8, 8, 1], 10 classes",
-            bundled.load_digits,
+            lazy("bundled", "load_digits"),
             *common_params(
                 True, "divide pixel values by 16, into [0, 1]", inputs_target=True
             ),
@@ -110,37 +132,37 @@ DATA_SOURCES: dict[str, DataSourceSpec] = {
         source(
             "iris",
             "iris flowers from scikit-learn: 150 rows, 4 features, 3 classes",
-            bundled.load_iris,
+            lazy("bundled", "load_iris"),
             *common_params(True, inputs_target=True),
         ),
         source(
             "wine",
             "wine cultivars from scikit-learn: 178 rows, 13 features, 3 classes",
-            bundled.load_wine,
+            lazy("bundled", "load_wine"),
             *common_params(True, inputs_target=True),
         ),
         source(
             "breast_cancer",
             "breast cancer from scikit-learn: 569 rows, 30 features, binary 0/1",
-            bundled.load_breast_cancer,
+            lazy("bundled", "load_breast_cancer"),
             *common_params(True, inputs_target=True),
         ),
         source(
             "diabetes",
             "diabetes progression from scikit-learn: 442 rows, 10 features, regression",
-            bundled.load_diabetes,
+            lazy("bundled", "load_diabetes"),
             *common_params(True, scale_target=True, inputs_target=True),
         ),
         source(
             "playground",
             "the TensorFlow Playground sets: 2-D points in two classes (binary 0/1)",
-            generated.load_playground,
+            lazy("generated", "load_playground"),
             DataParam(
                 "kind",
                 Word("circle"),
                 "which set",
                 kind="choice",
-                choices=tuple(generated.PLAYGROUND_GENERATORS),
+                choices=PLAYGROUND_KINDS,
             ),
             DataParam("n", 500, "number of points", kind="int", minimum=2),
             DataParam(
@@ -155,7 +177,7 @@ DATA_SOURCES: dict[str, DataSourceSpec] = {
                 (Word("x1"), Word("x2")),
                 "input features, as the Playground's checkboxes",
                 kind="choice_list",
-                choices=tuple(generated.PLAYGROUND_FEATURES),
+                choices=PLAYGROUND_FEATURE_NAMES,
             ),
             *common_params(
                 False, TABLE_NORMALIZE + " (off: the Playground feeds raw values)"
@@ -165,7 +187,7 @@ DATA_SOURCES: dict[str, DataSourceSpec] = {
             "sine",
             "sine waves: forecasting windows [length, 1] → [horizon], or the curve "
             "y = sin(x) on [low, high] with an extrapolation set beyond it",
-            generated.load_sine,
+            lazy("generated", "load_sine"),
             DataParam("n", 1000, "number of examples", kind="int", minimum=1),
             DataParam(
                 "length",
@@ -230,7 +252,7 @@ DATA_SOURCES: dict[str, DataSourceSpec] = {
         source(
             "csv",
             "a CSV table with a target column, or forecasting windows over a time series",
-            tables.load_csv,
+            lazy("tables", "load_csv"),
             DataParam("path", None, "the CSV file", required=True, kind="path"),
             DataParam(
                 "target",
@@ -275,7 +297,7 @@ DATA_SOURCES: dict[str, DataSourceSpec] = {
         source(
             "npz",
             "named arrays in a numpy .npz archive",
-            arrays.load_npz,
+            lazy("arrays", "load_npz"),
             DataParam("path", None, "the .npz file", required=True, kind="path"),
             DataParam(
                 "x", "x", "input array name, or a list for several inputs", kind="names"
@@ -296,7 +318,7 @@ DATA_SOURCES: dict[str, DataSourceSpec] = {
         source(
             "idx",
             "images and labels in MNIST's IDX format (.gz or raw)",
-            arrays.load_idx,
+            lazy("arrays", "load_idx"),
             DataParam(
                 "images", None, "the IDX file of images", required=True, kind="path"
             ),
@@ -308,7 +330,7 @@ DATA_SOURCES: dict[str, DataSourceSpec] = {
         source(
             "text",
             "labelled lines of text (label<TAB>text) as padded token ids for embedding",
-            text.load_text,
+            lazy("text", "load_text"),
             DataParam("path", None, "the text file", required=True, kind="path"),
             DataParam(
                 "tokens", Word("words"), "words, chars or ngrams(n)", kind="tokens"
