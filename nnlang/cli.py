@@ -147,6 +147,23 @@ def cmd_ir(args) -> int:
     return EXIT_OK
 
 
+def cmd_graph(args) -> int:
+    from nnlang.graphviz import RenderError, render, to_dot
+
+    program, _ = _checked_program(args)
+    if program is None:
+        return EXIT_ERRORS
+    dot = "".join(to_dot(g) for g in _select_models(program, args.model))
+    if args.output is None:
+        print(dot, end="")
+        return EXIT_OK
+    try:
+        render(dot, Path(args.output))
+    except RenderError as exc:
+        raise _Usage(str(exc)) from None
+    return EXIT_OK
+
+
 def cmd_run(args) -> int:
     from nnlang.run import run_file
     from nnlang.train.history import TrainingDiverged, TrainingInterrupted
@@ -285,6 +302,14 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--json", action="store_true", help="machine-readable output")
         _add_set(p)
         p.set_defaults(handler=handler)
+
+    p = sub.add_parser("graph", help="the elaborated graph as Graphviz DOT (or SVG/PNG)")
+    p.add_argument("file")
+    p.add_argument("--model", help="only this model")
+    p.add_argument("-o", "--output", metavar="FILE",
+                   help="write FILE.dot, or render FILE.svg/.png/.pdf with Graphviz's dot")
+    _add_set(p)
+    p.set_defaults(handler=cmd_graph)
 
     p = sub.add_parser("run", help="train and evaluate a model from its train block")
     p.add_argument("file")
