@@ -635,8 +635,22 @@ def _unexpected_token(exc: UnexpectedInput, source: Source, layout: _Layout) -> 
             return error("syntax", msg, span, notes=_expected_note(others))
         break
     if last is not None and last.type == "_ARROW" and tok.type in ("RBRACE", "$END"):
-        return error("syntax", "a chain cannot end with '->'", span,
+        return error("syntax", "a chain cannot end with '->'", _token_span(path, last, source),
                      hint="add the next layer after '->', or remove the arrow")
+    for opener in layout.stack:  # `repeat {`: the brace was read as a map
+        before = source.line(opener.line)[: opener.column - 1]
+        word = re.search(r"\brepeat\s*$", before)
+        if opener.type == "LBRACE" and word:
+            return error("syntax", "repeat needs a count",
+                         _span_at(path, opener.line, word.start() + 1, len("repeat")),
+                         hint="write how many times: repeat 3 { ... }")
+    unclosed = _unclosed_body(tok, last, layout, source)
+    if unclosed is not None:
+        return unclosed
+    if tok.type == "_NL" and expected == {"LBRACE"} and \
+            source.line(tok.line + 1).lstrip().startswith("{"):
+        return error("syntax", "the '{' must be on the same line", span,
+                     hint="move '{' up to the end of this line")
     before = source.text[tok.start_pos - 1] if tok.type != "$END" and tok.start_pos else ""
     if str(tok) == ">" and before and before in "-=":
         arrow = before + ">"
@@ -666,6 +680,27 @@ def _unexpected_token(exc: UnexpectedInput, source: Source, layout: _Layout) -> 
                      hint="map entries are written 'key: value'")
     return error("syntax", f"unexpected {_describe_token(tok)}", span,
                  notes=_expected_note(expected))
+
+
+TOP_LEVEL = ("model", "block", "train", "const", "import")
+
+
+def _unclosed_body(tok: Token, last: Token | None, layout: _Layout,
+                   source: Source) -> Diagnostic | None:
+    """``model`` (or another top-level word) inside a body: a '}' is missing above it.
+
+    Inside a body the keyword reads as a layer name, so the parser only stumbles
+    on the word after it; point at the keyword and at the '{' left open.
+    """
+    braces = [o for o in layout.stack if o.type == "LBRACE"]
+    if not braces or last is None or str(last) not in TOP_LEVEL or last.type != "NAME":
+        return None
+    if source.line(last.line)[: last.column - 1].strip() or tok.line != last.line:
+        return None  # not the first word of its line
+    opener = braces[0]
+    return error("syntax", f"expected '}}' to close the '{{' on line {opener.line} before "
+                 f"'{last}'", _token_span(source.path, last, source),
+                 hint=f"add '}}' on its own line above line {last.line}")
 
 
 def _expected_note(expected: set[str]) -> list[str]:
@@ -742,6 +777,10 @@ def _recover(text: str, exc: UnexpectedInput, layout: _Layout) -> str | None:
     if isinstance(exc, UnexpectedEOF) or exc.token.type == "$END":
         return None
     offsets = _line_offsets(text)
+    for opener in layout.stack:  # `repeat {`: read on as `if true{` (the same length)
+        word = re.search(r"\brepeat\s+$", text[:opener.start_pos])
+        if opener.type == "LBRACE" and word:
+            return text[:word.start()] + "if true" + text[word.start() + 7:]
     tok = exc.token
     start = offsets[min(layout.stmt_line, len(offsets)) - 1]
     if tok.type in CLOSERS:
