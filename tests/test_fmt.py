@@ -184,9 +184,9 @@ def test_every_comment_text_survives() -> None:
 
 
 def test_formatter_bug_when_printer_changes_the_tree(monkeypatch) -> None:
-    import nnlang.fmt as fmt
+    import nnlang.fmtexpr as fmtexpr
 
-    monkeypatch.setitem(fmt._PP, S.Number, lambda e: D.text("7"))
+    monkeypatch.setitem(fmtexpr._PP, S.Number, lambda e: D.text("7"))
     with pytest.raises(FormatterBug) as info:
         format_source("const a = 1\n")
     message = str(info.value)
@@ -412,9 +412,9 @@ def test_cli_syntax_error_is_reported_and_untouched(nnc, tmp_path: Path) -> None
 
 
 def test_run_fmt_internal_error_leaves_file_untouched(monkeypatch, tmp_path, capsys) -> None:
-    import nnlang.fmt as fmt
+    import nnlang.fmtexpr as fmtexpr
 
-    monkeypatch.setitem(fmt._PP, S.Name, lambda e: D.text(e.id + "_"))
+    monkeypatch.setitem(fmtexpr._PP, S.Name, lambda e: D.text(e.id + "_"))
     path = _write(tmp_path, "ugly.nn", UGLY)
     assert run_fmt([path], check=False, diff=False, width=88) == 3
     assert path.read_text(encoding="utf-8") == UGLY
