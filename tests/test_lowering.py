@@ -820,6 +820,19 @@ def test_hoisted_input_projection_gives_the_same_result(kind: str) -> None:
     )
 
 
+@pytest.mark.parametrize("unroll", ["2", "full"])
+def test_unrolled_scan_gives_the_same_result(unroll: str, monkeypatch) -> None:
+    from nnlang.layers import flaxops
+
+    x = np.random.default_rng(3).standard_normal((B, 5, 4)).astype(np.float32)
+    layer = flaxops.KerasRecurrent("lstm", 3, sequences=True)
+    params = jax.jit(layer.init)(jax.random.key(0), x)
+    want = jax.jit(layer.apply)(params, x)
+    monkeypatch.setitem(flaxops.TUNING, "scan_unroll", unroll)
+    got = jax.jit(lambda p, x: layer.apply(p, x))(params, x)  # a fresh trace
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
 def test_bf16_computation() -> None:
     text = (
         "model m {\n    input x: [6, 6, 2]\n    conv(4, 3, act=relu)\n    batchnorm\n"
@@ -833,3 +846,107 @@ def test_bf16_computation() -> None:
     got, _ = run(bf16, x, variables)
     assert got.dtype == jnp.bfloat16
     np.testing.assert_allclose(got.astype(jnp.float32), want, rtol=0.1, atol=0.1)
+
+
+# ---------------------------------------------------------------- CPU fast paths
+
+FAST_PATHS = [
+    case for case in CASES if case[0].startswith(("conv(", "conv1d", "conv2d", "conv3d",
+                                                  "maxpool("))
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("loop", [False, True], ids=["step", "loop"])
+@pytest.mark.parametrize(
+    ("layer", "shape", "reference"), FAST_PATHS, ids=map(case_id, FAST_PATHS)
+)
+def test_fast_conv_and_pool_paths_match_the_reference(
+    layer: str, shape, reference, loop: bool, monkeypatch
+) -> None:
+    """im2col convolution and reshape maxpool (fastconv.py), forced, in and out
+    of a fused epoch's trace, against the same lax references."""
+    from nnlang.layers import flaxops
+
+    monkeypatch.setitem(flaxops.TUNING, "conv", "patches")
+    monkeypatch.setitem(flaxops.TUNING, "pool", "reshape")
+    model = one_layer(layer, shape)
+    inputs = make_inputs(model)
+    node = model.graph.node(model.graph.outputs["output"])
+    variables = known_values(
+        jax.eval_shape(lambda xs: model.init(jax.random.key(0), xs), inputs)
+    )
+    p = variables.get("params", {}).get(node.name, {})
+
+    def predict(v, xs):
+        if not loop:
+            return model.predict(v, xs)["output"]
+        with flaxops.tracing_loop():
+            return model.predict(v, xs)["output"]
+
+    got = jax.jit(predict)(variables, inputs)
+    want = jax.jit(reference)(p, inputs["x"])
+    np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-5)
+
+
+@pytest.mark.parametrize(
+    ("window", "padding", "shape"),
+    [
+        ((3, 3), "SAME", (2, 7, 6, 3)),
+        ((2, 1, 2), [(1, 0), (0, 2), (2, 1)], (2, 5, 4, 4, 2)),
+    ],
+)
+def test_patch_conv_gradients_match_nn_conv(window, padding, shape) -> None:
+    """The backward pass of im2col (GEMMs and padded adds) is XLA's conv's."""
+    import flax.linen as nn
+
+    from nnlang.layers.fastconv import PatchConv
+
+    rank = len(window)
+    x = np.random.default_rng(4).standard_normal(shape).astype(np.float32)
+    strides, dilation = (1,) * rank, (2,) + (1,) * (rank - 1)
+    ref = nn.Conv(5, window, strides=strides, padding=padding, kernel_dilation=dilation)
+    fast = PatchConv(5, window, strides, padding, dilation)
+    variables = jax.jit(ref.init)(jax.random.key(0), x)
+
+    def grads(module):
+        loss = lambda v, x: jnp.sum(jnp.sin(module.apply(v, x)))  # noqa: E731
+        return jax.jit(jax.grad(loss, argnums=(0, 1)))(variables, x)
+
+    jax.tree.map(
+        lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5),
+        grads(ref),
+        grads(fast),
+    )
+
+
+def test_reshape_maxpool_gradient_matches_select_and_scatter() -> None:
+    import flax.linen as nn
+
+    from nnlang.layers.fastconv import can_reshape_pool, window_max
+
+    x = np.random.default_rng(5).standard_normal((2, 9, 8, 3)).astype(np.float32)
+    assert can_reshape_pool(x.shape, (2, 2), (2, 2), "VALID")
+    assert not can_reshape_pool(x.shape, (2, 2), (2, 2), "SAME")  # 9 is odd
+    assert not can_reshape_pool(x.shape, (3, 3), (1, 1), "VALID")
+
+    def grad(pool):
+        return jax.jit(jax.grad(lambda x: jnp.sum(jnp.sin(pool(x)) * 3.0)))(x)
+
+    np.testing.assert_array_equal(
+        grad(lambda x: window_max(x, (2, 2))),
+        grad(lambda x: nn.max_pool(x, (2, 2), (2, 2), "VALID")),
+    )
+
+
+def test_conv_strategy_is_im2col_only_inside_a_fused_epoch_on_cpu() -> None:
+    from nnlang.layers import flaxops
+    from nnlang.layers.fastconv import conv_strategy
+
+    shape, kernel = (128, 8, 8, 32), (3, 3)
+    assert conv_strategy(shape, kernel, 32, 1) == "xla"
+    with flaxops.tracing_loop():
+        want = "patches" if jax.default_backend() == "cpu" else "xla"
+        assert conv_strategy(shape, kernel, 32, 1) == want
+        assert conv_strategy(shape, kernel, 32, 2) == "xla"  # grouped
+        assert conv_strategy((1, 256, 256, 64), kernel, 64, 1) == "xla"  # too big
+    assert not flaxops.in_loop()

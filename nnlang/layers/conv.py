@@ -279,21 +279,27 @@ def lower_conv(attrs: dict, ctx):
     import flax.linen as nn
 
     from nnlang.layers import flaxops as fx
+    from nnlang.layers.fastconv import PatchConv, conv_strategy
 
     def build(x):
         rank = x.ndim - 2
         kwargs = fx.layer_kwargs(attrs, ctx)
         if attrs.get("weights") is not None:
             kwargs["kernel_init"] = fx.fixed_kernel(attrs["weights"], rank)
-        layer = nn.Conv(
-            attrs["filters"],
-            fx.per_axis(attrs["kernel"], rank),
-            strides=fx.per_axis(attrs["stride"], rank),
-            padding=fx.conv_padding(attrs["padding"], rank),
-            kernel_dilation=fx.per_axis(attrs["dilation"], rank),
-            feature_group_count=attrs["groups"],
-            **kwargs,
-        )
+        kernel = fx.per_axis(attrs["kernel"], rank)
+        geometry = {
+            "strides": fx.per_axis(attrs["stride"], rank),
+            "padding": fx.conv_padding(attrs["padding"], rank),
+            "kernel_dilation": fx.per_axis(attrs["dilation"], rank),
+        }
+        groups = attrs["groups"]
+        if conv_strategy(x.shape, kernel, x.shape[-1], groups) == "patches":
+            layer = PatchConv(attrs["filters"], kernel, **geometry, **kwargs)
+        else:
+            layer = nn.Conv(
+                attrs["filters"], kernel, feature_group_count=groups,
+                **geometry, **kwargs,
+            )  # fmt: skip
         return fx.with_activation(layer, attrs)
 
     return fx.lazy(build)

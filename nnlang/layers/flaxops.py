@@ -33,7 +33,9 @@ so another parameter count than the registry's):
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import contextvars
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import flax.linen as nn
@@ -41,6 +43,36 @@ import jax
 import jax.numpy as jnp
 
 from nnlang.layers.args import resolve_function
+
+# Lowering strategies chosen per backend and shape (see :func:`conv_strategy`
+# and :class:`KerasRecurrent`); an entry here overrides the choice, for A/B
+# measurements (benchmarks/scratch_cpu_speed.py) and tests. Read at trace time.
+TUNING: dict[str, str] = {}
+
+
+@contextlib.contextmanager
+def tracing_loop() -> Iterator[None]:
+    """Mark code traced inside it as the body of a fused (``while_loop``) epoch.
+
+    Some lowerings are fastest in a plain jitted step and others inside a
+    loop (see :func:`nnlang.layers.fastconv.conv_strategy`); they read
+    :func:`in_loop` at trace time.
+    """
+    token = _IN_LOOP.set(True)
+    try:
+        yield
+    finally:
+        _IN_LOOP.reset(token)
+
+
+def in_loop() -> bool:
+    """Whether the current trace is the body of a fused epoch (:func:`tracing_loop`)."""
+    return _IN_LOOP.get()
+
+
+_IN_LOOP: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "nnlang_in_loop", default=False
+)
 
 # ---------------------------------------------------------------- functions
 
@@ -225,8 +257,12 @@ class KerasRecurrent(nn.Module):
     On XLA:CPU (jax 0.10, 2 cores) that measured slower than projecting inside
     the loop: the forward pass 2-3x, a training step up to 1.7x (the issue's
     W3 LSTM(64) on 50×1 windows, batch 64, with Adam: 5.5 ms in the loop, 6.8
-    hoisted, 7.0 for ``nn.RNN(nn.OptimizedLSTMCell)``). ``None`` keeps the loop
-    form on CPU and hoists on accelerators (not measured here: no GPU).
+    hoisted, 7.0 for ``nn.RNN(nn.OptimizedLSTMCell)``; re-measured per epoch
+    for issue 6: fused 1.43x hand-written Flax in the loop, 1.16x hoisted).
+    ``None`` keeps the loop form on CPU and hoists on accelerators (not
+    measured here: no GPU). The scan is not unrolled: unroll 2 measured 1.27x,
+    4 and 8 slower than Flax (``TUNING["scan_unroll"]``, ``TUNING["rnn_hoist"]``
+    override both for A/B runs).
     """
 
     kind: str
@@ -273,6 +309,8 @@ class KerasRecurrent(nn.Module):
         if self.reverse:
             xs = jnp.flip(xs, axis=0)
         hoist = self.hoist_inputs
+        if "rnn_hoist" in TUNING:
+            hoist = TUNING["rnn_hoist"] == "1"
         if hoist is None:
             hoist = jax.default_backend() != "cpu"
         if hoist:
@@ -285,7 +323,12 @@ class KerasRecurrent(nn.Module):
             return carry, carry[0] if self.kind == "lstm" else carry
 
         h0 = jnp.zeros((x.shape[0], self.units), xs.dtype)
-        carry, hs = jax.lax.scan(body, (h0, h0) if self.kind == "lstm" else h0, xs)
+        carry, hs = jax.lax.scan(
+            body,
+            (h0, h0) if self.kind == "lstm" else h0,
+            xs,
+            unroll=scan_unroll(xs.shape[0]),
+        )
         if not self.sequences:
             return carry[0] if self.kind == "lstm" else carry
         if self.reverse and self.keep_order:
@@ -322,6 +365,12 @@ class KerasRecurrent(nn.Module):
             update, reset = self.recurrent_act(xz + rz), self.recurrent_act(xr + rr)
             candidate = self.act(xh + (reset * h) @ recurrent[:, 2 * u :])
         return update * h + (1 - update) * candidate
+
+
+def scan_unroll(steps: int) -> int:
+    """Time steps per ``lax.scan`` iteration (``TUNING["scan_unroll"]``; 1 default)."""
+    value = TUNING.get("scan_unroll", "1")
+    return steps if value == "full" else max(1, min(int(value), steps))
 
 
 def recurrent_module(kind: str, attrs: dict, **kwargs) -> KerasRecurrent:

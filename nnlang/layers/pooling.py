@@ -60,6 +60,7 @@ def _make_pool_lower(kind: str):
         import flax.linen as nn
 
         from nnlang.layers import flaxops as fx
+        from nnlang.layers.fastconv import pool_strategy, window_max
 
         def pool(x):
             rank = x.ndim - 2
@@ -67,6 +68,8 @@ def _make_pool_lower(kind: str):
             strides = fx.per_axis(attrs["stride"], rank)
             padding = fx.conv_padding(attrs["padding"], rank)
             if kind == "maxpool":
+                if pool_strategy(x.shape, window, strides, padding) == "reshape":
+                    return window_max(x, window)
                 return nn.max_pool(x, window, strides, padding)
             exclude = padding == "SAME"
             return nn.avg_pool(

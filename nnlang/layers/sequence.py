@@ -30,7 +30,9 @@ compactly; :func:`inner_layer` gives the inner spec and its full attrs.
 Lowering: ``nn.Embed``; the recurrent layers and ``bidirectional`` are
 :class:`~nnlang.layers.flaxops.KerasRecurrent` modules (Flax's cells keep one
 Dense per gate, and its GRU has 4 biases of ``u`` where Keras has 6), which
-project every time step's input in one matmul before the ``lax.scan``. As
+project each step's input inside the ``lax.scan`` on CPU and hoist the
+projection of all steps into one matmul on accelerators (measured in the
+class's doc and docs/design-notes.md). As
 Keras' ``go_backwards``, ``reverse=true`` with ``sequences=true`` returns the
 states in the order computed (last input step first); ``bidirectional`` flips
 its backward sequence back. ``attention`` is ``nn.MultiHeadDotProductAttention``

@@ -1,8 +1,10 @@
 """Choosing between a fused epoch (one compiled loop) and a loop of jitted steps.
 
 A whole epoch in one ``lax.while_loop`` removes the per-step dispatch and is
-faster for dense models (1.26x on an MLP on XLA:CPU), but convolutions inside
-a loop can fall off XLA:CPU's fast path (30x slower for a small CNN). So for
+faster for dense models (1.26x on an MLP on XLA:CPU), but XLA's convolutions
+inside a loop fall off XLA:CPU's fast path (30x slower for a small CNN; the
+convolution lowering switches to im2col inside a fused epoch for that reason,
+see nnlang/layers/fastconv.py, but other layers may still differ). So for
 ``fuse_epochs = auto`` the loop measures: it runs a few steps of each on copies
 of the real training state, after compiling both, and keeps the faster one.
 The decision is cached in memory per model, backend, batch and optimiser.
@@ -74,7 +76,8 @@ def measure(fns: StepFns, carry: Carry, data: Any, order: jax.Array,
     _timed(stepwise(1), carry)  # compile
     per_step = min(_timed(stepwise(k), carry) for _ in range(2)) / k
     _timed(fused(1), carry)  # compile, and the first run's one-time costs
-    first = _timed(fused(1), carry)
+    # best of two: one sample on a loaded machine can be several times slow
+    first = min(_timed(fused(1), carry) for _ in range(2))
     if first > 2 * per_step:
         return per_step, first
     return per_step, min(_timed(fused(k), carry) for _ in range(2)) / k

@@ -15,7 +15,10 @@ Everything a step touches lives on the device for the whole run:
 buffers are reused in place) and one jitted epoch that runs the same step body
 in a ``lax.while_loop`` from ``carry.pos`` up to ``stop`` — the same body, so
 fused and per-step epochs compute the same thing, and a resumed epoch can start
-mid-way without another compilation.
+mid-way without another compilation. The fused body is traced under
+:func:`~nnlang.layers.flaxops.tracing_loop`, where convolutions lower to im2col
+on CPU (XLA:CPU's convolutions are slow in a loop), so the two agree to float
+rounding, not bit for bit, for CNNs.
 """
 
 from __future__ import annotations
@@ -215,8 +218,13 @@ def fuse(body: Callable[..., Carry]) -> Callable[..., Carry]:
     """Run ``body`` from ``carry.pos`` until ``stop`` in one ``lax.while_loop``."""
 
     def run(carry: Carry, *args: Any) -> Carry:
+        from nnlang.layers.flaxops import tracing_loop
+
         *rest, stop = args
-        return lax.while_loop(lambda c: c.pos < stop, lambda c: body(c, *rest), carry)
+        with tracing_loop():  # lowerings pick their in-loop form (fastconv.py)
+            return lax.while_loop(
+                lambda c: c.pos < stop, lambda c: body(c, *rest), carry
+            )
 
     return run
 
