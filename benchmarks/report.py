@@ -1,0 +1,231 @@
+"""RESULTS.md: the machine, the versions, the tables and the targets.
+
+Everything in the file comes from one run of ``benchmarks/run.py``; ratios
+are against peer (a) of the same workload in the same run.
+"""
+
+from __future__ import annotations
+
+import datetime
+import importlib.metadata
+import os
+import platform
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+PEER_NAMES = {
+    "nnc": "nnc (`fit`, fuse_epochs=auto)",
+    "nnc_fused": "nnc, fuse_epochs=true",
+    "nnc_step": "nnc, fuse_epochs=false",
+    "a": "(a) Flax+Optax, jitted step",
+    "b": "(b) Flax+Optax, epoch in lax.scan",
+    "c": "(c) Keras 3 (JAX) fit",
+    "d": "(d) PyTorch eager",
+}
+PACKAGES = ("jax", "jaxlib", "flax", "optax", "keras", "torch", "numpy", "lark")
+
+
+@dataclass
+class PeerResult:
+    """One peer on one workload."""
+
+    peer: str
+    samples_per_s: float | None = None
+    step_ms: float | None = None
+    compile_s: float | None = None
+    first_step_s: float | None = None
+    mfu: float | None = None
+    loss: float | None = None
+    note: str = ""
+    fused: bool | None = None
+
+
+@dataclass
+class WorkloadResult:
+    """All peers on one workload, with the run's settings."""
+
+    key: str
+    title: str
+    rows: int
+    batch: int
+    precision: str
+    epochs_per_round: int
+    rounds: int
+    peers: list[PeerResult] = field(default_factory=list)
+
+    def peer(self, name: str) -> PeerResult | None:
+        return next((p for p in self.peers if p.peer == name and p.samples_per_s), None)
+
+
+def machine() -> dict[str, str]:
+    """CPU model, cores, memory, accelerator, OS, Python and package versions."""
+    import jax
+
+    info = {
+        "date": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
+        "cpu": _cpu_model(),
+        "cores": f"{os.cpu_count()} logical",
+        "memory": _memory(),
+        "jax devices": ", ".join(sorted({d.device_kind for d in jax.devices()})),
+        "os": platform.platform(),
+        "python": platform.python_version(),
+    }
+    for name in PACKAGES:
+        try:
+            info[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            info[name] = "not installed"
+    return info
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _memory() -> str:
+    try:
+        with open("/proc/meminfo") as f:
+            kb = int(f.readline().split()[1])
+        return f"{kb / 2**20:.0f} GiB"
+    except (OSError, ValueError, IndexError):
+        return "unknown"
+
+
+def _num(value: float | None, fmt: str) -> str:
+    return "–" if value is None else format(value, fmt)
+
+
+def _ratio(value: float | None, base: float | None, invert: bool = False) -> str:
+    if value is None or base is None or value <= 0 or base <= 0:
+        return "–"
+    return f"{(base / value if invert else value / base):.2f}×"
+
+
+def workload_table(result: WorkloadResult, gpu: bool) -> list[str]:
+    """Markdown rows of one workload: speed, compile and first step vs (a)."""
+    base = result.peer("a")
+    head = (
+        "| peer | samples/s | × (a) | ms/step | compile s | × (a) | "
+        "first step s | × (a) |" + (" MFU |" if gpu else "") + " loss | note |"
+    )
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for p in result.peers:
+        if p.samples_per_s is None:
+            lines.append(
+                f"| {PEER_NAMES[p.peer]} |" + " – |" * (8 + gpu) + f" – | {p.note} |"
+            )
+            continue
+        cells = [
+            PEER_NAMES[p.peer],
+            _num(p.samples_per_s, ",.0f"),
+            _ratio(p.samples_per_s, base and base.samples_per_s),
+            _num(p.step_ms, ".2f"),
+            _num(p.compile_s, ".2f"),
+            _ratio(p.compile_s, base and base.compile_s),
+            _num(p.first_step_s, ".2f"),
+            _ratio(p.first_step_s, base and base.first_step_s),
+        ]
+        if gpu:
+            cells.append("–" if p.mfu is None else f"{100 * p.mfu:.1f}%")
+        cells += [_num(p.loss, ".4f"), p.note]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def targets(results: Sequence[WorkloadResult]) -> list[str]:
+    """The issue's targets for the nnc row, one line per workload."""
+    lines = [
+        "| workload | nnc ≥ 1.0× (a) | fused: nnc ≥ 1.2× (a) | nnc ≥ 1.3× Keras fit "
+        "| nnc ≥ PyTorch |",
+        "|---|---|---|---|---|",
+    ]
+    for r in results:
+        ours = r.peer("nnc")
+        if ours is None:
+            continue
+        cells = [f"{r.key}"]
+        for peer, need, only_fused in (
+            ("a", 1.0, False),
+            ("a", 1.2, True),
+            ("c", 1.3, False),
+            ("d", 1.0, False),
+        ):
+            other = r.peer(peer)
+            if other is None or (only_fused and not ours.fused):
+                cells.append("n/a (not fused)" if only_fused and other else "n/a")
+                continue
+            ratio = ours.samples_per_s / other.samples_per_s
+            cells.append(f"{'✅' if ratio >= need else '❌'} {ratio:.2f}×")
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def render(
+    results: Sequence[WorkloadResult],
+    frontend: Sequence | None,
+    info: dict[str, str],
+    command: str,
+    mode: str,
+    notes: Sequence[str] = (),
+) -> str:
+    """The whole RESULTS.md text."""
+    gpu = mode == "gpu"
+    out = [
+        "# nnlang benchmarks",
+        "",
+        f"Generated by `{command}` ({mode} mode) on {info['date']}. "
+        "Each ratio comes from this one run, the peers interleaved round-robin.",
+        "",
+        "## Machine",
+        "",
+        "| | |",
+        "|---|---|",
+        *[f"| {k} | {v} |" for k, v in info.items() if k != "date"],
+        "",
+        "## Training",
+        "",
+        "samples/s: median over the timed rounds of (training rows × epochs) / wall "
+        "time, the epoch's loss read back to the host included. compile s: time JAX "
+        "spent tracing, lowering and compiling while the peer started (for nnc "
+        "that includes compiling and timing both epoch forms under "
+        "`fuse_epochs = auto`). first step s: from building the model (data in "
+        "memory) to the end of the first epoch, less the steady time of its other "
+        "steps. loss: the last timed epoch's mean training loss (a sanity check; "
+        "Keras and PyTorch start from their own initialisation).",
+        "",
+    ]
+    for r in results:
+        out += [
+            f"### {r.key.upper()}: {r.title}",
+            "",
+            f"{r.rows} training rows, batch {r.batch}, {r.precision}, Adam; "
+            f"{r.rounds} timed rounds of {r.epochs_per_round} epoch(s) per peer.",
+            "",
+            *workload_table(r, gpu),
+            "",
+        ]
+    out += ["## Targets (nnc's samples/s against each peer)", "", *targets(results)]
+    if frontend:
+        out += [
+            "",
+            "## Front end (whole process, median wall time)",
+            "",
+            "| command | median s | target | runs |",
+            "|---|---|---|---|",
+        ]
+        for t in frontend:
+            target = "–"
+            if t.target_s is not None:
+                ok = "✅" if t.median_s <= t.target_s else "❌"
+                target = f"{ok} < {t.target_s} s"
+            out.append(f"| `{t.label}` | {t.median_s:.3f} | {target} | {t.runs} |")
+    if notes:
+        out += ["", "## Notes", "", *[f"- {n}" for n in notes]]
+    return "\n".join(out) + "\n"
