@@ -32,6 +32,9 @@ def enable_compilation_cache(directory: str | Path | None = None) -> Path:
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
     _reset_compilation_cache()
+    from nnlang.train import fusion
+
+    fusion.persist(directory.parent / "fusion.json")  # fuse_epochs = auto decisions
     return directory
 
 

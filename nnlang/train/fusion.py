@@ -7,13 +7,20 @@ convolution lowering switches to im2col inside a fused epoch for that reason,
 see nnlang/layers/fastconv.py, but other layers may still differ). So for
 ``fuse_epochs = auto`` the loop measures: it runs a few steps of each on copies
 of the real training state, after compiling both, and keeps the faster one.
-The decision is cached in memory per model, backend, batch and optimiser.
+The decision is cached in memory per model, backend, batch and optimiser, and,
+once :func:`persist` names a file (``nnc run`` does, next to the XLA cache), on
+disk: the next run of the same model skips the measurement (0.5-3 s, and a
+second compile) and keeps the same choice.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import time
 from collections.abc import Callable, Hashable
+from pathlib import Path
 from typing import Any
 
 import jax
@@ -22,6 +29,7 @@ import jax.numpy as jnp
 from nnlang.train.step import Carry, StepFns
 
 _CACHE: dict[Hashable, tuple[bool, str]] = {}
+_DISK: Path | None = None  # a JSON file of decisions shared between processes
 MEASURE_STEPS = 8
 MARGIN = (
     1.03  # fused must win by 3%: on a tie the per-step loop keeps callbacks per step
@@ -110,6 +118,10 @@ def choose(
     if key in _CACHE:
         fused, note = _CACHE[key]
         return fused, note + " (cached)"
+    stored = _load_decision(key)
+    if stored is not None:
+        _CACHE[key] = stored
+        return stored[0], stored[1] + f" (cached in {_DISK})"
     per_step, per_fused = measure(fns, carry, data, order, steps)
     fused = per_fused * MARGIN < per_step
     ratio = per_step / per_fused if per_fused > 0 else float("inf")
@@ -118,9 +130,49 @@ def choose(
         f"ms/step fused ({ratio:.2f}x)"
     )
     _CACHE[key] = (fused, note)
+    _store_decision(key, fused, note)
     return fused, note
 
 
+def persist(path: str | Path | None) -> None:
+    """Keep decisions in the JSON file ``path`` across processes (None: memory only)."""
+    global _DISK
+    _DISK = Path(path) if path is not None else None
+
+
+def _digest(key: Hashable) -> str:
+    """A stable name for ``key`` (its repr: shapes, names and numbers) and this JAX."""
+    return hashlib.sha256(f"{jax.__version__}|{key!r}".encode()).hexdigest()[:32]
+
+
+def _read_disk() -> dict[str, Any]:
+    try:
+        return json.loads(_DISK.read_text()) if _DISK is not None else {}
+    except (OSError, ValueError):
+        return {}  # missing or half-written: measure again
+
+
+def _load_decision(key: Hashable) -> tuple[bool, str] | None:
+    entry = _read_disk().get(_digest(key))
+    if isinstance(entry, list) and len(entry) == 2:
+        return bool(entry[0]), str(entry[1])
+    return None
+
+
+def _store_decision(key: Hashable, fused: bool, note: str) -> None:
+    if _DISK is None:
+        return
+    table = _read_disk()
+    table[_digest(key)] = [fused, note]
+    try:
+        _DISK.parent.mkdir(parents=True, exist_ok=True)
+        tmp = _DISK.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(table, indent=1))
+        tmp.replace(_DISK)  # atomic: a concurrent run reads the old or the new table
+    except OSError:
+        pass  # a read-only cache folder costs a measurement next time, nothing more
+
+
 def clear_cache() -> None:
-    """Forget measured decisions (tests, benchmarks)."""
+    """Forget measured decisions in memory (tests, benchmarks); the file stays."""
     _CACHE.clear()

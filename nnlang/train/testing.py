@@ -155,10 +155,14 @@ def compilation_cache(directory: str | Path) -> Iterator[Path]:
         "jax_persistent_cache_min_compile_time_secs",
         "jax_persistent_cache_min_entry_size_bytes",
     )
+    from nnlang.train import fusion
+
     old = {name: getattr(jax.config, name) for name in names}
+    old_disk = fusion._DISK
     try:
         yield enable_compilation_cache(directory)
     finally:
         for name, value in old.items():
             jax.config.update(name, value)
         _reset_compilation_cache()
+        fusion.persist(old_disk)
