@@ -115,7 +115,7 @@ def check_transfer(tmp: Path) -> tuple[list[tuple[str, float, str, bool]], str]:
 def main(names: list[str]) -> int:
     names = names or [*TARGETS, "transfer_digits"]
     failed = 0
-    print(f"{'example':<20} {'checked':<32} {'value':>8} {'bound':>16} {'time':>6}")
+    print(f"{'example':<20} {'checked':<40} {'value':>8} {'bound':>16} {'time':>6}")
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
             start = time.perf_counter()
@@ -130,7 +130,7 @@ def main(names: list[str]) -> int:
                 continue
             for i, (what, value, bound, met) in enumerate(rows):
                 failed += not met
-                print(f"{name if i == 0 else '':<20} {what:<32} {value:>8.4g} {bound:>16}"
+                print(f"{name if i == 0 else '':<20} {what:<40} {value:>8.4g} {bound:>16}"
                       f" {seconds:>5.0f}s{'' if met else '  MISSED'}")
     return 1 if failed else 0
 
