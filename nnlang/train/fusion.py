@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import statistics
 import time
 from collections.abc import Callable, Hashable
 from pathlib import Path
@@ -31,6 +32,8 @@ from nnlang.train.step import Carry, StepFns
 _CACHE: dict[Hashable, tuple[bool, str]] = {}
 _DISK: Path | None = None  # a JSON file of decisions shared between processes
 MEASURE_STEPS = 8
+BUDGET_S = 0.2  # repeat short measurements up to this long (both variants)
+MAX_REPEATS = 20
 MARGIN = (
     1.03  # fused must win by 3%: on a tie the per-step loop keeps callbacks per step
 )
@@ -62,11 +65,11 @@ def measure(fns: StepFns, carry: Carry, data: Any, order: jax.Array,
             steps: int) -> tuple[float, float]:  # fmt: skip
     """Seconds per step of the per-step loop and of the fused loop (``carry`` kept).
 
-    Each variant is compiled and run once first (a first run pays one-time
-    costs: 9x a step for a small MLP here), so only running is timed:
-    ``k = min(steps, MEASURE_STEPS)`` steps, best of two. A fused loop already
-    2x slower on a single step (the convolution-in-a-loop case, 30x on
-    XLA:CPU) is not timed further.
+    Both variants are compiled and run once more before anything is timed (the
+    first runs pay one-time costs: 9x a step for a small MLP, 5x for a CNN).
+    A fused loop already 2x slower on a single step (the convolution-in-a-loop
+    case, 30x on XLA:CPU) is not timed further; otherwise ``k = min(steps,
+    MEASURE_STEPS)`` steps of each are timed alternately (:func:`_interleaved`).
     """
     k = min(steps, MEASURE_STEPS)
 
@@ -81,14 +84,32 @@ def measure(fns: StepFns, carry: Carry, data: Any, order: jax.Array,
     def fused(n: int) -> Callable[[Carry], Carry]:
         return lambda c: fns.epoch(c, data, order, jnp.int32(n))
 
-    _timed(stepwise(1), carry)  # compile
-    per_step = min(_timed(stepwise(k), carry) for _ in range(2)) / k
-    _timed(fused(1), carry)  # compile, and the first run's one-time costs
-    # best of two: one sample on a loaded machine can be several times slow
+    for warm in (stepwise(1), fused(1), stepwise(1), fused(1)):
+        _timed(warm, carry)
+    one_step = min(_timed(stepwise(1), carry) for _ in range(2))
     first = min(_timed(fused(1), carry) for _ in range(2))
-    if first > 2 * per_step:
-        return per_step, first
-    return per_step, min(_timed(fused(k), carry) for _ in range(2)) / k
+    if first > 2 * one_step:
+        return one_step, first
+    return _interleaved(stepwise(k), fused(k), carry, k)
+
+
+def _interleaved(a: Callable[[Carry], Carry], b: Callable[[Carry], Carry],
+                 carry: Carry, k: int) -> tuple[float, float]:  # fmt: skip
+    """Median seconds per step of ``a`` and ``b``, sampled alternately.
+
+    A few steps of a small model take milliseconds: best-of-two samples gave
+    ratios from 1.05x to 1.49x for the same MLP. Alternating samples (so both
+    see the same machine) and repeating up to BUDGET_S makes the choice
+    stable; a large model's samples are long, so two of each suffice.
+    """
+    times_a: list[float] = []
+    times_b: list[float] = []
+    while len(times_a) < 2 or (
+        sum(times_a) + sum(times_b) < BUDGET_S and len(times_a) < MAX_REPEATS
+    ):
+        times_a.append(_timed(a, carry))
+        times_b.append(_timed(b, carry))
+    return statistics.median(times_a) / k, statistics.median(times_b) / k
 
 
 def choose(
