@@ -14,11 +14,12 @@ and argument binding), ``prepare`` (splitting and normalising), ``registry``
 ``bundled``, ``generated``, ``tables`` (csv), ``arrays`` (npz, idx), ``text``.
 """
 
-from typing import Any
+
 
 from nnlang.data.dataset import DataError, Dataset, LoadOptions, Split, Task
 from nnlang.data.params import DataParam, DataSourceSpec
 from nnlang.data.registry import DATA_SOURCES, bind_data_args, find_source, load_data
+from nnlang.lazy import lazy_getattr
 
 # Helpers that need numpy load on first use, so `nnc check` (which validates
 # `data = ...` calls against DATA_SOURCES) never imports it.
@@ -29,12 +30,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'nnlang.data' has no attribute '{name}'")
+__getattr__ = lazy_getattr("nnlang.data", _LAZY)
 
 
 __all__ = [

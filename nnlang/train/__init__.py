@@ -7,8 +7,9 @@ validate train blocks. :func:`fit` and the rest load JAX on first use.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from nnlang.lazy import lazy_getattr
 from nnlang.train.config import (
     SETTING_KEYS,
     CheckpointPolicy,
@@ -47,12 +48,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from nnlang.train.model import LinenModel  # noqa: F401
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'nnlang.train' has no attribute '{name}'")
+__getattr__ = lazy_getattr("nnlang.train", _LAZY)
 
 
 __all__ = [
