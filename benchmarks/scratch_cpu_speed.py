@@ -52,7 +52,7 @@ def nnc_variants(workload: str, tuning: dict[str, str], tag: str) -> dict[str, E
         model = CompiledModel(prep.graph)
         setup = build_setup(model, prep.data, prep.config)
         steps, batch = setup.steps, setup.batch
-        order = epoch_order(setup.shuffle_key, 0, setup.n_train, steps * batch)
+        order = jax.device_put(epoch_order(setup.shuffle_key, 0, setup.n_train, steps * batch))
         box = [fresh_carry(setup.state, setup.zero_sums)]
 
         def per_step() -> None:
@@ -64,7 +64,7 @@ def nnc_variants(workload: str, tuning: dict[str, str], tag: str) -> dict[str, E
 
         def fused() -> None:
             c = fresh_carry(box[0].state, setup.zero_sums)
-            c = setup.fns.epoch(c, setup.train, order, jnp.int32(steps))
+            c = setup.fns.epoch(c.state, setup.train, order, steps)
             jax.block_until_ready(c)
             box[0] = c
 

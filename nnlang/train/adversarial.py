@@ -56,7 +56,6 @@ KEYS = ("d_loss", "g_loss", "d_accuracy")
 """The per-epoch training logs: both losses and the discriminator's accuracy
 on real against generated examples (before its update, averaged over the two)."""
 
-_order = jax.jit(epoch_order, static_argnums=(2, 3, 4))
 
 
 class Player(NamedTuple):
@@ -354,7 +353,7 @@ def _run_epoch(setup: GanSetup, carry: GanCarry, epoch: int,
         cb.on_epoch_begin(epoch + 1)
     began = time.perf_counter()
     n = int(setup.real.shape[0])
-    order = _order(setup.shuffle_key, epoch, n, setup.steps * setup.batch, True)
+    order = epoch_order(setup.shuffle_key, epoch, n, setup.steps * setup.batch)
     carry = setup.epoch(carry, setup.real, order)
     logs = epoch_logs(carry.sums)
     if not all(math.isfinite(v) for v in logs.values()):

@@ -82,7 +82,7 @@ def measure(fns: StepFns, carry: Carry, data: Any, order: jax.Array,
         return run
 
     def fused(n: int) -> Callable[[Carry], Carry]:
-        return lambda c: fns.epoch(c, data, order, jnp.int32(n))
+        return lambda c: fns.epoch(c.state, data, order, n)
 
     for warm in (stepwise(1), fused(1), stepwise(1), fused(1)):
         _timed(warm, carry)

@@ -62,7 +62,23 @@ __all__ = [
     "predict",
 ]
 
-_order = jax.jit(epoch_order, static_argnums=(2, 3, 4))
+
+class _Orders:
+    """Epoch orders drawn on the host, the next one while the device trains."""
+
+    def __init__(self, setup: Setup):
+        self.setup = setup
+        self.ready: dict[int, jax.Array] = {}
+
+    def prefetch(self, epoch: int) -> None:
+        if epoch not in self.ready:
+            s = self.setup
+            order = epoch_order(s.shuffle_key, epoch, s.n_train, s.steps * s.batch)
+            self.ready = {epoch: jax.device_put(order)}
+
+    def __getitem__(self, epoch: int) -> jax.Array:
+        self.prefetch(epoch)
+        return self.ready[epoch]
 
 
 def fit(
@@ -112,7 +128,10 @@ def fit(
     cbs = [progress, *callbacks]
     history = History(run_dir=run_dir)
     stopper = EarlyStopper(setup.early_stop) if setup.early_stop else None
-    carry = fresh_carry(setup.state, setup.zero_sums)
+    # The carry between epochs: zero sums shared by every epoch start (a fused
+    # epoch donates only the state; a per-step epoch zeroes its own copy).
+    blank = fresh_carry(None, setup.zero_sums)
+    carry = blank._replace(state=setup.state)
     best: Any = None
     epoch, fused, note = 0, None, ""
     ckpt = None
@@ -132,13 +151,14 @@ def fit(
         if run_dir is not None:
             rundir.write_rows(run_dir, history.rows)
     steps, batch = setup.steps, setup.batch
+    orders = _Orders(setup)
+    start_pos = int(carry.pos)  # > 0 only when resuming mid-epoch
     if fused is None:
         key = fusion.cache_key(
             model, setup.state.params, batch, (config.optimizer.name, config.precision)
         )
-        order = _order(setup.shuffle_key, 0, setup.n_train, steps * batch, True)
         fused, note = fusion.choose(
-            config.fuse_epochs, key, setup.fns, carry, setup.train, order, steps
+            config.fuse_epochs, key, setup.fns, carry, setup.train, orders[0], steps
         )
     progress.note(f"epochs: {'fused' if fused else 'per-step'} ({note})")
     evaluators = {name: Evaluator(setup, split) for name, split in setup.evals.items()}
@@ -179,18 +199,21 @@ def fit(
             for cb in cbs:
                 cb.on_epoch_begin(e1)
             start = time.perf_counter()
-            order = _order(setup.shuffle_key, epoch, setup.n_train, steps * batch, True)
-            if fused:
-                carry = setup.fns.epoch(carry, setup.train, order, jnp.int32(steps))
-            else:
-                for i in range(int(carry.pos), steps):
+            order = orders[epoch]
+            if fused and start_pos == 0:
+                carry = setup.fns.epoch(carry.state, setup.train, order, steps)
+            else:  # per-step, or a resumed epoch's remainder
+                if start_pos == 0:
+                    carry = fresh_carry(carry.state, setup.zero_sums)
+                for i in range(start_pos, steps):
                     carry = setup.fns.step(carry, setup.train, order)
                     for cb in cbs:
                         cb.on_step_end(e1, i + 1, peek)
-            logs = summarize(carry.sums, setup.metrics)
-            bad = int(carry.bad)
+            orders.prefetch(epoch + 1)  # on the host while the device trains
+            sums, bad = jax.device_get((carry.sums, carry.bad))
+            logs = summarize(sums, setup.metrics)
             if bad >= 0 or not math.isfinite(logs["loss"]):
-                raise _diverged(e1, bad, steps, ckpt, history)
+                raise _diverged(e1, int(bad), steps, ckpt, history)
             elapsed = time.perf_counter() - start
             state = carry.state
             for name, evaluator in evaluators.items():
@@ -217,9 +240,9 @@ def fit(
                         {"params": state.params, "model_state": state.model_state},
                     )
             # Commit the epoch in one go so an interrupt never sees half of it.
-            carry = fresh_carry(state._replace(plateau=plateau), setup.zero_sums)
+            carry = blank._replace(state=state._replace(plateau=plateau))
             history.rows.append(row)
-            best, epoch = new_best, epoch + 1
+            best, epoch, start_pos = new_best, epoch + 1, 0
             if run_dir is not None:
                 rundir.append_row(run_dir, row)
             if (

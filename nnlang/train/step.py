@@ -7,15 +7,18 @@ Everything a step touches lives on the device for the whole run:
 * an epoch ``order``: a permutation padded to ``steps * batch`` indices by
   wrapping around, so the last partial batch keeps its shape (no
   recompilation) and its padding rows are real examples (batch statistics
-  stay representative) that the mask weighs 0 in the loss and the metrics;
+  stay representative) that the mask weighs 0 in the loss and the metrics.
+  It is drawn on the host (:func:`epoch_order`): XLA:CPU sorts to permute, 0.2
+  ms for 1,280 rows and 32 ms for 60,000 on one core, in the device's time,
+  where numpy's shuffle overlaps the previous epoch;
 * a :class:`Carry` holding the :class:`TrainState`, the running metric sums,
   the position in the epoch and the first step whose loss was not finite.
 
-``make_train_fns`` returns one jitted step (``donate_argnums=0``: the carry's
-buffers are reused in place) and one jitted epoch that runs the same step body
-in a ``lax.while_loop`` from ``carry.pos`` up to ``stop`` — the same body, so
-fused and per-step epochs compute the same thing, and a resumed epoch can start
-mid-way without another compilation. The fused body is traced under
+:func:`jit_fns` returns one jitted step (``donate_argnums=0``: the carry's
+buffers are reused in place) and one jitted epoch that starts a carry from the
+training state (zeroed sums, inside the computation: no extra dispatch) and runs
+the same step body in a ``lax.while_loop`` up to ``stop`` — the same body, so
+fused and per-step epochs compute the same thing. The fused body is traced under
 :func:`~nnlang.layers.flaxops.tracing_loop`, where convolutions lower to im2col
 on CPU (XLA:CPU's convolutions are slow in a loop), so the two agree to float
 rounding, not bit for bit, for CNNs.
@@ -200,27 +203,38 @@ def make_train_body(
 
 
 def make_eval_step(objective: Objective):
-    """``(sums, (params, model_state), x, y, mask) -> sums`` for one batch, jitted.
+    """``(sums, (params, model_state), batches, masks, i) -> sums``, jitted.
 
-    Evaluation takes batches, not the whole split, so every split (and every
-    size) shares one compilation; its sums buffer is donated.
+    Scores batch ``i`` of a split stacked ``[steps, batch, ...]`` (indexed inside
+    the computation: one dispatch a batch). Evaluation takes batches, not the
+    whole split, so every split of the same batch size shares one compilation;
+    its sums buffer is donated.
     """
 
-    def step(sums: dict, variables: tuple, x: dict, y: dict, mask: jax.Array) -> dict:
+    def step(sums: dict, variables: tuple, batches: Data, masks: jax.Array,
+             i: jax.Array) -> dict:  # fmt: skip
         params, model_state = variables
-        _, (new, _) = objective(params, model_state, x, y, mask, train=False)
+        x, y = jax.tree.map(lambda a: a[i], batches)
+        _, (new, _) = objective(params, model_state, x, y, masks[i], train=False)
         return _add(sums, new)
 
     return jax.jit(step, donate_argnums=0)
 
 
-def fuse(body: Callable[..., Carry]) -> Callable[..., Carry]:
-    """Run ``body`` from ``carry.pos`` until ``stop`` in one ``lax.while_loop``."""
+def fuse(body: Callable[..., Carry], sums: Any) -> Callable[..., Carry]:
+    """``(state, *args, stop) -> Carry``: ``body`` from a fresh carry until ``stop``.
 
-    def run(carry: Carry, *args: Any) -> Carry:
+    ``sums`` gives the shapes of the metric sums, zeroed inside the loop's
+    computation, so an epoch costs one dispatch.
+    """
+    shapes = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), sums)
+
+    def run(state: TrainState, *args: Any) -> Carry:
         from nnlang.layers.flaxops import tracing_loop
 
         *rest, stop = args
+        zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+        carry = Carry(state, zeros, jnp.int32(0), jnp.int32(-1))
         with tracing_loop():  # lowerings pick their in-loop form (fastconv.py)
             return lax.while_loop(
                 lambda c: c.pos < stop, lambda c: body(c, *rest), carry
@@ -230,16 +244,17 @@ def fuse(body: Callable[..., Carry]) -> Callable[..., Carry]:
 
 
 class StepFns(NamedTuple):
-    """Jitted step and fused-epoch functions; the carry (argument 0) is donated."""
+    """A jitted step ``(carry, data, order) -> carry`` and a fused epoch
+    ``(state, data, order, stop) -> carry``; argument 0 is donated."""
 
     step: Callable[..., Carry]
     epoch: Callable[..., Carry]
 
 
-def jit_fns(body: Callable[..., Carry]) -> StepFns:
-    """Jit ``body`` per step and fused, donating the carry."""
+def jit_fns(body: Callable[..., Carry], sums: Any) -> StepFns:
+    """Jit ``body`` per step and fused (from a fresh carry), donating argument 0."""
     return StepFns(
-        jax.jit(body, donate_argnums=0), jax.jit(fuse(body), donate_argnums=0)
+        jax.jit(body, donate_argnums=0), jax.jit(fuse(body, sums), donate_argnums=0)
     )
 
 
@@ -261,21 +276,27 @@ def fresh_carry(state: TrainState | None, sums: dict[str, Any], pos: int = 0) ->
 
 
 def epoch_order(
-    key: jax.Array, epoch: int, n: int, length: int, shuffle: bool = True
-) -> jax.Array:
-    """Indices for one epoch: a permutation of ``n`` (or ``arange``) wrapped to ``length``."""
-    base = (
-        jax.random.permutation(jax.random.fold_in(key, epoch), n)
-        if shuffle
-        else jnp.arange(n)
-    )
-    return jnp.resize(base.astype(jnp.int32), (length,))
+    key: Any, epoch: int, n: int, length: int, shuffle: bool = True
+) -> np.ndarray:
+    """Indices for one epoch: a permutation of ``n`` (or ``arange``) wrapped to ``length``.
+
+    A function of ``key`` (a PRNG key's data, e.g. ``jax.random.PRNGKey(s)``) and
+    ``epoch`` alone, so a resumed run draws the same orders. Drawn on the host
+    with numpy (see the module doc).
+    """
+    if shuffle:
+        seed = [int(v) for v in np.asarray(key).ravel()] + [int(epoch)]
+        base = np.random.default_rng(seed).permutation(n)
+    else:
+        base = np.arange(n)
+    return np.resize(base.astype(np.int32), (length,))
 
 
 def summarize(
     sums: Mapping[str, Any], metrics: Mapping[str, tuple[str, Metric]], prefix: str = ""
 ) -> dict[str, float]:
-    """Host-side epoch logs from device sums: mean losses and metric results."""
+    """Host-side epoch logs from sums (device or host arrays): mean losses and
+    metric results."""
     host = jax.device_get(sums)
     count = max(float(host["count"]), 1.0)
     logs = {prefix + "loss": float(host["loss"]) / count}
