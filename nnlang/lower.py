@@ -150,6 +150,7 @@ class CompiledModel:
 
     def __init__(self, graph: Graph, *, dtype: Any = jnp.float32):
         self.graph = graph
+        self.dtype = dtype
         self.name = graph.name
         self.input_names = list(graph.inputs)
         self.output_names = list(graph.outputs)
@@ -172,6 +173,13 @@ class CompiledModel:
         }
         self.input_dtypes = {name: DTYPES[graph.node(i).attrs["dtype"]]
                              for name, i in graph.inputs.items()}
+
+    def with_compute_dtype(self, dtype: Any) -> CompiledModel:
+        """The same model computing in ``dtype`` (``precision = bf16``/``mixed``);
+        parameters keep whatever dtype they are given."""
+        if jnp.dtype(dtype) == jnp.dtype(self.dtype):
+            return self
+        return CompiledModel(self.graph, dtype=dtype)
 
     def _flat(self, variables: Mapping[str, Any]) -> dict[str, Any]:
         return {c: flatten(tree, names=self._names) for c, tree in variables.items()}

@@ -311,3 +311,35 @@ def test_tiny_model_meets_the_contract():
     model = tiny_model({"a": 2, "b": 1}, activation="sigmoid", dropout=0.1, batchnorm=True,
                        penalties={"dense_0": (0.1, 0.0)})  # fmt: skip
     check_trainable(model, {"x": jnp.ones((2, 4))})
+
+
+@pytest.mark.parametrize(
+    "precision, param_dtype", [("bf16", jnp.bfloat16), ("mixed", jnp.float32)]
+)
+def test_precision_computes_in_bfloat16(precision, param_dtype):
+    """bf16 and mixed run the layers' matmuls in bfloat16 (params stored per mode),
+    and the loss is still summed in f32 and trains."""
+    from nnlang.elaborate import elaborate_file
+    from nnlang.lower import CompiledModel
+    from nnlang.shapes import infer_shapes
+
+    source = "model m {\n    input x: [4]\n    dense(16, act=relu)\n    dense(3, act=softmax)\n}\n"
+    (graph,) = elaborate_file("m.nn", text=source).program.models.values()
+    assert not infer_shapes(graph)
+    model, data = CompiledModel(graph), tiny_dataset(n=96)
+    cfg = config(
+        precision=W(precision),
+        loss=W("cross_entropy"),
+        epochs=8,
+        optimizer=C("adam", (), {"lr": 0.02}),
+    )
+    setup = build_setup(model, data, cfg)
+    params = setup.state.params
+    assert {p.dtype for p in jax.tree.leaves(params)} == {jnp.dtype(param_dtype)}
+    carry = fresh_carry(setup.state, setup.zero_sums)
+    order = epoch_order(setup.shuffle_key, 0, setup.n_train, setup.batch)
+    jaxpr = str(jax.make_jaxpr(setup.fns.step)(carry, setup.train, order))
+    dots = [line for line in jaxpr.splitlines() if "dot_general" in line]
+    assert dots and all("bf16[" in line.split("=")[0] for line in dots), dots
+    history = fit(model, data, cfg, verbose=0)
+    assert history.rows[-1]["loss"] < 0.7 * history.rows[0]["loss"]

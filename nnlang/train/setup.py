@@ -71,7 +71,7 @@ class Setup:
     zero_sums: dict[str, Any]
     fns: StepFns
     eval_step: Any
-    shuffle_key: jax.Array
+    shuffle_key: np.ndarray  # the key's data: epoch orders are drawn on the host
     early_stop: EarlyStop | None
     note: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
@@ -159,6 +159,16 @@ def _objective(
     return objective, metrics, keys
 
 
+def compute_model(model: TrainableModel, precision: str) -> TrainableModel:
+    """``model`` computing in bfloat16 under ``precision = bf16`` or ``mixed``
+    (the parameters' storage is :func:`_init_variables`' business); models
+    without ``with_compute_dtype`` are used as they are."""
+    cast = getattr(model, "with_compute_dtype", None)
+    if precision in ("bf16", "mixed") and cast is not None:
+        return cast(jnp.bfloat16)
+    return model
+
+
 def _init_variables(
     model: TrainableModel,
     config: TrainConfig,
@@ -205,6 +215,7 @@ def build_setup(
         TrainConfigError: ``freeze`` names a layer the model does not have.
         ValueError: the data lacks an input or output of the model.
     """
+    model = compute_model(model, config.precision)
     objective, metrics, keys = _objective(
         model, config, _tasks(data, model.output_names)
     )
@@ -276,9 +287,9 @@ def build_setup(
         plateau_step=jax.jit(partial(plateau_step, plateau_tx)) if plateau_tx else None,
         state=state,
         zero_sums=sums,
-        fns=jit_fns(body),
+        fns=jit_fns(body, sums),
         eval_step=make_eval_step(objective),
-        shuffle_key=shuffle_key,
+        shuffle_key=np.asarray(shuffle_key),
         early_stop=early,
         note=note,
     )
@@ -333,6 +344,5 @@ class Evaluator:
         sums = jax.tree.map(jnp.zeros_like, setup.zero_sums)
         variables = (params, model_state)
         for i in range(self.steps):
-            x, y = jax.tree.map(lambda a, i=i: a[i], self.batches)
-            sums = setup.eval_step(sums, variables, x, y, self.masks[i])
+            sums = setup.eval_step(sums, variables, self.batches, self.masks, i)
         return summarize(sums, setup.metrics, prefix)
