@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import statistics
 import time
@@ -31,11 +32,12 @@ from nnlang.train.step import Carry, StepFns
 
 _CACHE: dict[Hashable, tuple[bool, str]] = {}
 _DISK: Path | None = None  # a JSON file of decisions shared between processes
-MEASURE_STEPS = 8
-BUDGET_S = 0.2  # repeat short measurements up to this long (both variants)
+MEASURE_STEPS = 8  # at most this many steps a sample...
+SAMPLE_S = 0.025  # ...or fewer, to keep a sample about this long
+BUDGET_S = 0.3  # repeat short measurements up to this long (both variants)
 MAX_REPEATS = 20
 MARGIN = (
-    1.03  # fused must win by 3%: on a tie the per-step loop keeps callbacks per step
+    1.01  # fused must win by 1%: on a tie the per-step loop keeps callbacks per step
 )
 
 
@@ -68,10 +70,12 @@ def measure(fns: StepFns, carry: Carry, data: Any, order: jax.Array,
     Both variants are compiled and run once more before anything is timed (the
     first runs pay one-time costs: 9x a step for a small MLP, 5x for a CNN).
     A fused loop already 2x slower on a single step (the convolution-in-a-loop
-    case, 30x on XLA:CPU) is not timed further; otherwise ``k = min(steps,
-    MEASURE_STEPS)`` steps of each are timed alternately (:func:`_interleaved`).
+    case, 30x on XLA:CPU) is not timed further; otherwise samples of ``k``
+    steps of each are timed alternately (:func:`_interleaved`), ``k`` up to
+    MEASURE_STEPS and a sample about SAMPLE_S long (one step for a large
+    model, so its samples do not eat the budget: 8 steps of a 32x32 ResNet
+    took 2.8 s).
     """
-    k = min(steps, MEASURE_STEPS)
 
     def stepwise(n: int) -> Callable[[Carry], Carry]:
         def run(c: Carry) -> Carry:
@@ -90,6 +94,7 @@ def measure(fns: StepFns, carry: Carry, data: Any, order: jax.Array,
     first = min(_timed(fused(1), carry) for _ in range(2))
     if first > 2 * one_step:
         return one_step, first
+    k = max(1, min(steps, MEASURE_STEPS, math.ceil(SAMPLE_S / max(one_step, 1e-9))))
     return _interleaved(stepwise(k), fused(k), carry, k)
 
 
