@@ -174,6 +174,7 @@ def render(
     command: str,
     mode: str,
     notes: Sequence[str] = (),
+    startup: Sequence | None = None,
 ) -> str:
     """The whole RESULTS.md text."""
     gpu = mode == "gpu"
@@ -226,6 +227,23 @@ def render(
                 ok = "✅" if t.median_s <= t.target_s else "❌"
                 target = f"{ok} < {t.target_s} s"
             out.append(f"| `{t.label}` | {t.median_s:.3f} | {target} | {t.runs} |")
+    if startup:
+        out += [
+            "",
+            "## Start-up (whole `nnc run` process, median wall time)",
+            "",
+            "The first run of a file in an empty cache folder against the second, "
+            "which finds its compiled programs in the persistent XLA cache "
+            "(`$XDG_CACHE_HOME/nnlang`).",
+            "",
+            "| command | first s | second s | × faster | runs |",
+            "|---|---|---|---|---|",
+        ]
+        for t in startup:
+            out.append(
+                f"| `{t.label}` | {t.cold_s:.2f} | {t.warm_s:.2f} | "
+                f"{t.cold_s / t.warm_s:.2f}× | {t.runs} |"
+            )
     if notes:
         out += ["", "## Notes", "", *[f"- {n}" for n in notes]]
     return "\n".join(out) + "\n"

@@ -1,7 +1,8 @@
 """Train the five workloads with nnc and its peers, interleaved; write RESULTS.md.
 
     python benchmarks/run.py [--quick] [--device cpu|gpu] [--only w1,w3]
-                             [--peers nnc,a,b,c,d] [--no-frontend] [--out PATH]
+                             [--peers nnc,a,b,c,d] [--no-frontend] [--no-startup]
+                             [--out PATH]
 
 For each workload every available peer first starts cold (build, compile, one
 epoch: compile time and time to first step), then the peers take turns, one
@@ -59,6 +60,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--peers", default=",".join(PEERS), help="e.g. nnc,a,b")
     parser.add_argument("--rounds", type=int, help="timed rounds per workload")
     parser.add_argument("--no-frontend", action="store_true")
+    parser.add_argument(
+        "--no-startup", action="store_true", help="skip the cold/warm nnc run timing"
+    )
     parser.add_argument(
         "--out", type=Path, default=Path(__file__).resolve().parent / "RESULTS.md"
     )
@@ -247,11 +251,17 @@ def main(argv: list[str] | None = None) -> int:
 
         log("front end")
         frontend = run_frontend(repeats=5 if mode == "quick" else 11)
+    startup = None
+    if not args.no_startup and args.device == "cpu":
+        from benchmarks.startup import run_startup
+
+        log("start-up: first and second nnc run")
+        startup = run_startup(repeats=1 if mode == "quick" else 3)
     notes += run_notes(results, mode, time.perf_counter() - started)
     command = "python benchmarks/run.py " + shlex.join(sys.argv[1:] if argv is None
                                                        else argv)  # fmt: skip
     text = report.render(
-        results, frontend, report.machine(), command.strip(), mode, notes
+        results, frontend, report.machine(), command.strip(), mode, notes, startup
     )
     args.out.write_text(text)
     log(f"wrote {args.out}")

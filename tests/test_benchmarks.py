@@ -147,6 +147,16 @@ def test_report_fails_a_missed_target():
     assert targets.split("|")[2].strip() == "❌ 0.90×"
 
 
+def test_report_shows_first_and_second_run_start_up():
+    from benchmarks.startup import StartupTiming
+
+    timing = StartupTiming("nnc run w1_mlp.nn --epochs 1", 6.0, 2.0, 3)
+    text = report.render([_result(nnc=1.0, a=1.0)], None, {"date": "d"}, "cmd", "full",
+                         startup=[timing])  # fmt: skip
+    row = next(line for line in text.splitlines() if "w1_mlp.nn --epochs 1" in line)
+    assert [c.strip() for c in row.split("|")[2:5]] == ["6.00", "2.00", "3.00×"]
+
+
 @pytest.mark.jax
 @pytest.mark.slow
 def test_runner_writes_results_for_an_interleaved_run(tmp_path):
@@ -155,7 +165,8 @@ def test_runner_writes_results_for_an_interleaved_run(tmp_path):
     out = tmp_path / "RESULTS.md"
     done = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick", "--only",
-         "w1", "--peers", "nnc,a,b", "--rounds", "1", "--no-frontend", "--out",
+         "w1", "--peers", "nnc,a,b", "--rounds", "1", "--no-frontend",
+         "--no-startup", "--out",
          str(out)],
         capture_output=True, text=True, cwd=ROOT,
     )  # fmt: skip

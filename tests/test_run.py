@@ -188,3 +188,27 @@ def test_ctrl_c_saves_a_checkpoint_and_resume_finishes_the_same(mlp_file: Path,
     assert [r["loss"] for r in rows(stopped)] == [r["loss"] for r in rows(straight)]
     assert json.loads((stopped / "metrics.json").read_text()) == json.loads(
         (straight / "metrics.json").read_text())
+
+
+def test_second_run_reuses_the_persistent_compilation_cache(mlp_file: Path,
+                                                            tmp_path: Path) -> None:
+    """`nnc run` keeps compiled programs under $XDG_CACHE_HOME/nnlang; a second run
+    of the same file adds nothing there (every program was found) and gives the
+    same metrics."""
+    import os
+
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    xla = tmp_path / "cache" / "nnlang" / "xla"
+    runs = []
+    for name in ("first", "second"):
+        done = subprocess.run(
+            [sys.executable, "-m", "nnlang.cli", "run", str(mlp_file), "--epochs", "2",
+             "--quiet", "--out", str(tmp_path / name)],
+            cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
+        assert done.returncode == 0, done.stderr
+        runs.append(sorted(p.name for p in xla.iterdir()))
+    assert runs[0] and runs[1] == runs[0]
+    assert (tmp_path / "cache" / "nnlang" / "fusion.json").is_file()
+    first, second = (json.loads((tmp_path / n / "metrics.json").read_text())
+                     for n in ("first", "second"))
+    assert first == second
