@@ -488,7 +488,7 @@ BAD_CALLS = [
     ("digits", (), {"split": [0.8, 0.2]}, "split", "three fractions"),
     ("digits", (), {"normalize": 1}, "normalize", "true or false"),
     ("digits", (1,), {}, "split", "three fractions"),
-    ("digits", (1, 2, 3, 4, 5, 6, 7), {}, None, "at most 6 positional"),
+    ("digits", (1, 2, 3, 4, 5, 6, 7, 8), {}, None, "at most 7 positional"),
     ("playground", (), {"kind": W("spirl")}, "kind", "circle, xor, gauss, spiral"),
     ("playground", (), {"kind": W("spirl")}, "kind", "did you mean 'spiral'"),
     ("playground", (), {"n": 0.5}, "n", "an integer"),

@@ -89,6 +89,28 @@ def test_train_limit_cuts_only_the_training_split() -> None:
     assert len(digits(train_limit=100_000).train) == len(digits().train)
 
 
+def test_train_per_class_keeps_the_first_of_each_class() -> None:
+    full = digits(classes=[5, 6, 7, 8, 9])
+    few = digits(classes=[5, 6, 7, 8, 9], train_per_class=2)
+    assert np.bincount(few.train.y).tolist() == [2, 2, 2, 2, 2]
+    # the first two of each class, in the split's order
+    firsts = [np.flatnonzero(full.train.y == c)[:2] for c in range(5)]
+    keep = np.sort(np.concatenate(firsts))
+    np.testing.assert_array_equal(few.train.x, full.train.x[keep])
+    np.testing.assert_array_equal(few.train.y, full.train.y[keep])
+    assert len(few.val) == len(full.val) and len(few.test) == len(full.test)
+    # then train_limit cuts what is left
+    both = digits(classes=[5, 6, 7, 8, 9], train_per_class=2, train_limit=3)
+    np.testing.assert_array_equal(both.train.y, few.train.y[:3])
+    assert len(digits(train_per_class=100_000).train) == len(digits().train)
+
+
+def test_train_per_class_needs_labelled_classes() -> None:
+    with pytest.raises(DataError, match="task is 'regression'") as caught:
+        load_data("diabetes", (), {"train_per_class": 3}, base_dir=HERE, seed=0)
+    assert caught.value.arg == "train_per_class"
+
+
 def test_inputs_as_targets() -> None:
     data = digits(target=Word("inputs"))
     assert data.task == "regression" and data.y_shape == (8, 8, 1)
@@ -106,6 +128,7 @@ def test_inputs_as_targets() -> None:
         ({"classes": [Word("seven")]}, "classes", "no class 'seven'"),
         ({"train_limit": 0}, "train_limit", ">= 1"),
         ({"train_limit": 2.5}, "train_limit", "an integer"),
+        ({"train_per_class": 0}, "train_per_class", ">= 1"),
         ({"target": Word("input")}, "target", "did you mean 'inputs'"),
     ],
 )

@@ -141,5 +141,6 @@ class LoadOptions:
     scale_target: bool = False
     seed: int = 0
     classes: tuple[Any, ...] | None = None  # keep only examples of these classes
+    train_per_class: int | None = None  # keep at most this many of each class
     train_limit: int | None = None  # keep at most this many training examples
     target: str = "labels"  # "inputs": the targets are the (normalised) inputs

@@ -81,6 +81,14 @@ SELECTION = (
         kind="int",
         minimum=1,
     ),
+    DataParam(  # after train_limit: positional calls written before it still bind
+        "train_per_class",
+        None,
+        "keep at most this many training examples of each class (the first of "
+        "each in the shuffled training split); val and test are unchanged",
+        kind="int",
+        minimum=1,
+    ),
 )
 
 
@@ -425,6 +433,7 @@ def load_data(
         scale_target=bound.pop("scale_target", False),
         seed=seed,
         classes=bound.pop("classes"),
+        train_per_class=bound.pop("train_per_class"),
         train_limit=bound.pop("train_limit"),
         target=bound.pop("target") if INPUTS_TARGET in spec.params else "labels",
     )

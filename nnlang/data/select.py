@@ -1,5 +1,5 @@
-"""Which examples and targets a source hands on: ``classes``, ``train_limit``,
-``target=inputs``.
+"""Which examples and targets a source hands on: ``classes``, ``train_per_class``,
+``train_limit``, ``target=inputs``.
 
 These options are common to data sources (declared in ``registry``), so they
 run in one place, :func:`nnlang.data.prepare.assemble`, on splits that are
@@ -75,6 +75,20 @@ def keep_classes(parts: Sequence[Split], ids: Sequence[int]) -> tuple[Split, ...
     return tuple(kept)
 
 
+def first_per_class(split: Split, count: int) -> Split:
+    """The first ``count`` examples of each class, in the split's order.
+
+    Examples:
+        >>> y = np.array([2, 0, 2, 2, 1, 0])
+        >>> first_per_class(Split(np.arange(6), y), 2).x
+        array([0, 1, 2, 4, 5])
+    """
+    y = np.asarray(split.y).astype(np.int64)
+    firsts = [np.flatnonzero(y == c)[:count] for c in np.unique(y)]
+    keep = np.sort(np.concatenate(firsts))
+    return Split(_rows(split.x, keep), _rows(split.y, keep))
+
+
 def _rows(arrays: Any, index: np.ndarray) -> Any:
     """Rows ``index`` (a mask or positions) of an array or of each in a dict."""
     if isinstance(arrays, dict):
@@ -84,7 +98,8 @@ def _rows(arrays: Any, index: np.ndarray) -> Any:
 
 @dataclass(frozen=True, slots=True)
 class Selection:
-    """Examples left by ``classes`` and ``train_limit``, and the class task."""
+    """Examples left by ``classes``, ``train_per_class`` and ``train_limit``, and the
+    class task."""
 
     parts: tuple[Split, Split, Split]
     task: Any
@@ -99,19 +114,24 @@ def select_examples(
     num_classes: Any,
     names: Sequence[str] | None,
 ) -> Selection:
-    """Apply ``classes`` then ``train_limit`` to already split examples.
+    """Apply ``classes``, then ``train_per_class``, then ``train_limit`` to
+    already split examples.
 
     Raises:
-        DataError: ``classes`` on data without class labels, a class that
-            does not exist, or a selection that leaves no training example.
+        DataError: ``classes`` or ``train_per_class`` on data without class
+            labels, a class that does not exist, or a selection that leaves no
+            training example.
     """
-    if opts.classes is not None:
-        if isinstance(task, dict) or task not in CLASS_TASKS:
+    for arg in ("classes", "train_per_class"):
+        if getattr(opts, arg) is not None and (
+            isinstance(task, dict) or task not in CLASS_TASKS
+        ):
             raise DataError(
-                f"classes= selects classes, but this data's task is {task!r}",
-                arg="classes",
+                f"{arg}= selects by class, but this data's task is {task!r}",
+                arg=arg,
                 hint="use it with labelled classes, such as digits or iris",
             )
+    if opts.classes is not None:
         ids = class_ids(opts.classes, names, num_classes)
         parts = keep_classes(parts, ids)
         names = [names[i] if names else str(i) for i in ids]
@@ -121,6 +141,8 @@ def select_examples(
                 "classes: no training example has one of these classes",
                 arg="classes",
             )
+    if opts.train_per_class is not None:
+        parts = (first_per_class(parts[0], opts.train_per_class), *parts[1:])
     if opts.train_limit is not None:
         train = parts[0]
         keep = np.arange(min(opts.train_limit, len(train)))
