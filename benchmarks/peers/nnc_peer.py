@@ -9,9 +9,10 @@ compiles, as for every other peer).
 
 ``fit`` runs all its epochs in one call, so to interleave it with the other
 peers it runs in a thread and a callback gates each epoch: the runner
-releases ``k`` epochs and waits until the ``k``-th has ended. The thread's
-wake-up is inside the measured time, a few microseconds against epochs of
-milliseconds or more. When the runner is done the gate stops ``fit`` at the
+releases ``k`` epochs and waits until the ``k``-th has ended. The threads
+meet once a round, not once an epoch; the training thread's wake-up at the
+round's start is inside the measured time, microseconds against a round of
+about two seconds. When the runner is done the gate stops ``fit`` at the
 next epoch boundary (so the test split is never scored).
 """
 
@@ -51,12 +52,19 @@ def _gate_class() -> type:
     from nnlang.train.history import Callback
 
     class Gate(Callback):
-        """Lets ``fit`` start an epoch only when the runner has released one."""
+        """Lets ``fit`` start an epoch only when the runner has released one.
+
+        Counters under one condition variable: the runner releases ``k``
+        epochs and sleeps until the last of them ends, so neither thread wakes
+        the other once per epoch (on a busy core each wake-up is a GIL
+        hand-off inside the measured time).
+        """
 
         def __init__(self) -> None:
-            self.go = threading.Semaphore(0)
-            self.done = threading.Semaphore(0)
+            self.cond = threading.Condition()
+            self.allowed = self.started = self.ended = 0
             self.stop = False
+            self.failed = False
             self.info: Any = None
             self.rows: list[dict] = []
 
@@ -64,13 +72,42 @@ def _gate_class() -> type:
             self.info = info
 
         def on_epoch_begin(self, epoch: int) -> None:
-            self.go.acquire()
-            if self.stop:
-                raise _Stopped
+            with self.cond:
+                while self.started >= self.allowed and not self.stop:
+                    self.cond.wait()
+                if self.stop:
+                    raise _Stopped
+                self.started += 1
 
         def on_epoch_end(self, epoch: int, logs: dict) -> None:
             self.rows.append(logs)
-            self.done.release()
+            with self.cond:
+                self.ended += 1
+                if self.ended >= self.allowed:
+                    self.cond.notify_all()
+
+        def release(self, k: int) -> None:
+            with self.cond:
+                self.allowed += k
+                self.cond.notify_all()
+
+        def wait(self, timeout: float) -> bool:
+            """Until every released epoch has ended (False: timed out or failed)."""
+            with self.cond:
+                ok = self.cond.wait_for(
+                    lambda: self.ended >= self.allowed or self.failed, timeout
+                )
+            return ok and not self.failed
+
+        def fail(self) -> None:
+            with self.cond:
+                self.failed = True
+                self.cond.notify_all()
+
+        def halt(self) -> None:
+            with self.cond:
+                self.stop = True
+                self.cond.notify_all()
 
     return Gate
 
@@ -103,7 +140,7 @@ class NncTrainer:
                 pass
             except BaseException as exc:  # reported by the waiting runner
                 self.error = exc
-                self.gate.done.release()
+                self.gate.fail()
 
         with CompileClock() as clock:
             t0 = time.perf_counter()
@@ -130,16 +167,13 @@ class NncTrainer:
     def close(self) -> None:
         if self.thread is None or not self.thread.is_alive():
             return
-        self.gate.stop = True
-        self.gate.go.release()
+        self.gate.halt()
         self.thread.join(timeout=60)
 
     def _release(self, k: int) -> None:
-        for _ in range(k):
-            self.gate.go.release()
-        for _ in range(k):
-            if not self.gate.done.acquire(timeout=WAIT_S) or self.error:
-                raise RuntimeError(f"nnc training failed: {self.error!r}")
+        self.gate.release(k)
+        if not self.gate.wait(WAIT_S) or self.error:
+            raise RuntimeError(f"nnc training failed: {self.error!r}")
 
 
 def make(task: Any, max_epochs: int, fuse: bool | None = None) -> NncTrainer:
