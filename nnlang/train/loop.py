@@ -3,7 +3,9 @@
 One epoch is either one call of the fused epoch (``lax.while_loop`` over the
 step) or a Python loop of the jitted step; both donate the carried state and
 accumulate the loss and metric sums on the device, so the host reads values
-once per epoch (and a progress bar a few times a second). See
+once per epoch (and a progress bar a few times a second). A fused epoch
+starts from the state alone, so between two of them the host dispatches once
+and reads once; the next epoch's order is drawn meanwhile. See
 :mod:`nnlang.train.step` for the step and :mod:`nnlang.train.fusion` for the
 choice between the two.
 
@@ -12,7 +14,7 @@ bad step, recorded on the device), scores the validation split, updates
 early stopping and ``reduce_on_plateau``, writes a row and, every
 ``checkpoint.every`` epochs, a checkpoint. Ctrl-C saves one and raises
 :class:`TrainingInterrupted`; ``fit(..., resume=run_dir)`` continues bit for
-bit, mid-epoch included.
+bit, mid-epoch included (the rest of such an epoch runs step by step).
 """
 
 from __future__ import annotations
