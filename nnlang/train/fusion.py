@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import statistics
 import time
@@ -32,8 +31,8 @@ from nnlang.train.step import Carry, StepFns
 
 _CACHE: dict[Hashable, tuple[bool, str]] = {}
 _DISK: Path | None = None  # a JSON file of decisions shared between processes
-MEASURE_STEPS = 8  # at most this many steps a sample...
-SAMPLE_S = 0.025  # ...or fewer, to keep a sample about this long
+MEASURE_STEPS = 8  # steps a sample, unless a whole epoch is quicker than...
+EPOCH_SAMPLE_S = 0.15  # ...this: then a sample is the whole epoch
 BUDGET_S = 0.3  # repeat short measurements up to this long (both variants)
 MAX_REPEATS = 20
 MARGIN = (
@@ -71,10 +70,11 @@ def measure(fns: StepFns, carry: Carry, data: Any, order: jax.Array,
     first runs pay one-time costs: 9x a step for a small MLP, 5x for a CNN).
     A fused loop already 2x slower on a single step (the convolution-in-a-loop
     case, 30x on XLA:CPU) is not timed further; otherwise samples of ``k``
-    steps of each are timed alternately (:func:`_interleaved`), ``k`` up to
-    MEASURE_STEPS and a sample about SAMPLE_S long (one step for a large
-    model, so its samples do not eat the budget: 8 steps of a 32x32 ResNet
-    took 2.8 s).
+    steps of each are timed alternately (:func:`_interleaved`): a whole epoch
+    when that takes under EPOCH_SAMPLE_S, else MEASURE_STEPS steps. A fused
+    call has a fixed cost that its epoch amortises, so shorter samples mislead:
+    one-step samples judged W5's fused epoch 0.80x per-step where it runs 1.5x
+    (and 25 ms samples W3's 0.95x where it runs 1.05x).
     """
 
     def stepwise(n: int) -> Callable[[Carry], Carry]:
@@ -94,7 +94,7 @@ def measure(fns: StepFns, carry: Carry, data: Any, order: jax.Array,
     first = min(_timed(fused(1), carry) for _ in range(2))
     if first > 2 * one_step:
         return one_step, first
-    k = max(1, min(steps, MEASURE_STEPS, math.ceil(SAMPLE_S / max(one_step, 1e-9))))
+    k = steps if steps * one_step <= EPOCH_SAMPLE_S else min(steps, MEASURE_STEPS)
     return _interleaved(stepwise(k), fused(k), carry, k)
 
 
