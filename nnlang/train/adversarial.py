@@ -33,6 +33,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from jax import lax
 
@@ -55,7 +56,6 @@ from nnlang.train.step import epoch_order
 KEYS = ("d_loss", "g_loss", "d_accuracy")
 """The per-epoch training logs: both losses and the discriminator's accuracy
 on real against generated examples (before its update, averaged over the two)."""
-
 
 
 class Player(NamedTuple):
@@ -237,7 +237,7 @@ class GanSetup:
     real: jax.Array
     batch: int
     steps: int
-    shuffle_key: jax.Array
+    shuffle_key: np.ndarray  # the key's data: epoch orders are drawn on the host
     initial_generator: dict[str, Any]
 
 
@@ -266,7 +266,8 @@ def build_gan_setup(generator: TrainableModel, discriminator: TrainableModel,
     carry = jax.tree.map(jnp.copy, GanCarry(state, zero_sums()))
     epoch = make_gan_epoch(make_gan_step(game, g_tx, d_tx, batch), steps)
     initial = jax.device_get(g_vars)
-    return GanSetup(game, carry, epoch, real, batch, steps, shuffle_key, initial)
+    return GanSetup(game, carry, epoch, real, batch, steps, np.asarray(shuffle_key),
+                    initial)
 
 
 def fit_gan(generator: TrainableModel, discriminator: TrainableModel, data: Any,

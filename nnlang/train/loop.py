@@ -70,17 +70,18 @@ class _Orders:
 
     def __init__(self, setup: Setup):
         self.setup = setup
-        self.ready: dict[int, jax.Array] = {}
+        self.epoch: int | None = None  # the one order kept, and its epoch
+        self.order: jax.Array | None = None
 
     def prefetch(self, epoch: int) -> None:
-        if epoch not in self.ready:
+        if epoch != self.epoch:
             s = self.setup
             order = epoch_order(s.shuffle_key, epoch, s.n_train, s.steps * s.batch)
-            self.ready = {epoch: jax.device_put(order)}
+            self.epoch, self.order = epoch, jax.device_put(order)
 
     def __getitem__(self, epoch: int) -> jax.Array:
         self.prefetch(epoch)
-        return self.ready[epoch]
+        return self.order
 
 
 def fit(
