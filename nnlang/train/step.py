@@ -224,17 +224,15 @@ def make_eval_step(objective: Objective):
 def fuse(body: Callable[..., Carry], sums: Any) -> Callable[..., Carry]:
     """``(state, *args, stop) -> Carry``: ``body`` from a fresh carry until ``stop``.
 
-    ``sums`` gives the shapes of the metric sums, zeroed inside the loop's
+    The carry (``sums`` zeroed, position 0) is made inside the loop's
     computation, so an epoch costs one dispatch.
     """
-    shapes = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), sums)
 
     def run(state: TrainState, *args: Any) -> Carry:
         from nnlang.layers.flaxops import tracing_loop
 
         *rest, stop = args
-        zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
-        carry = Carry(state, zeros, jnp.int32(0), jnp.int32(-1))
+        carry = fresh_carry(state, sums)
         with tracing_loop():  # lowerings pick their in-loop form (fastconv.py)
             return lax.while_loop(
                 lambda c: c.pos < stop, lambda c: body(c, *rest), carry
