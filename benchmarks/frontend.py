@@ -69,12 +69,13 @@ def write_large_file(path: Path, lines: int = LARGE_LINES) -> int:
     return len(out)
 
 
-def time_command(args: list[str], repeats: int) -> float:
+def time_command(args: list[str], repeats: int, *, env: dict[str, str] | None = None,
+                 cwd: Path | None = None) -> float:  # fmt: skip
     """Median wall seconds of running ``args`` (which must succeed)."""
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        done = subprocess.run(args, capture_output=True, text=True)
+        done = subprocess.run(args, capture_output=True, text=True, env=env, cwd=cwd)
         times.append(time.perf_counter() - start)
         if done.returncode != 0:
             raise RuntimeError(f"{' '.join(args)} failed:\n{done.stderr}")

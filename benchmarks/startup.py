@@ -14,12 +14,11 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmarks.frontend import time_command
 from benchmarks.suite import WORKLOADS, nnc_command
 
 CASES = ("w1", "w2")  # a dense net and a CNN: small, their compile dominates
@@ -35,15 +34,6 @@ class StartupTiming:
     runs: int
 
 
-def _run(args: list[str], env: dict[str, str], cwd: Path) -> float:
-    start = time.perf_counter()
-    done = subprocess.run(args, capture_output=True, text=True, env=env, cwd=cwd)
-    seconds = time.perf_counter() - start
-    if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(args)} failed:\n{done.stderr}")
-    return seconds
-
-
 def run_startup(repeats: int = 3, keys: tuple[str, ...] = CASES) -> list[StartupTiming]:
     """Cold and warm ``nnc run --epochs 1`` of each workload, ``repeats`` times."""
     samples: dict[str, tuple[list[float], list[float]]] = {k: ([], []) for k in keys}
@@ -57,8 +47,9 @@ def run_startup(repeats: int = 3, keys: tuple[str, ...] = CASES) -> list[Startup
                     "--out", str(Path(tmp) / "run"),
                 )  # fmt: skip
                 cold, warm = samples[key]
-                cold.append(_run(args, env, workload.path.parent))
-                warm.append(_run(args, env, workload.path.parent))
+                cwd = workload.path.parent
+                cold.append(time_command(args, 1, env=env, cwd=cwd))
+                warm.append(time_command(args, 1, env=env, cwd=cwd))
     return [
         StartupTiming(
             f"nnc run {WORKLOADS[k].file} --epochs 1",
