@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import math
+import re
 import zlib
 
 import jax
@@ -938,15 +939,75 @@ def test_reshape_maxpool_gradient_matches_select_and_scatter() -> None:
     )
 
 
-def test_conv_strategy_is_im2col_only_inside_a_fused_epoch_on_cpu() -> None:
+def test_conv_strategy_is_im2col_on_cpu_in_and_out_of_a_fused_epoch() -> None:
     from nnlang.layers import flaxops
     from nnlang.layers.fastconv import conv_strategy
 
     shape, kernel = (128, 8, 8, 32), (3, 3)
+    want = "patches" if jax.default_backend() == "cpu" else "xla"
+    assert conv_strategy(shape, kernel, 32, 1) == want
+    assert conv_strategy(shape, kernel, 32, 2) == "xla"  # grouped
+    assert conv_strategy((1, 256, 256, 64), kernel, 64, 1) == "xla"  # too big
+    with flaxops.tracing_loop():
+        assert conv_strategy(shape, kernel, 32, 1) == want
+    assert not flaxops.in_loop()
+
+
+def test_tuning_forces_a_conv_strategy_per_place(monkeypatch) -> None:
+    from nnlang.layers import flaxops
+    from nnlang.layers.fastconv import conv_strategy
+
+    shape, kernel = (128, 8, 8, 32), (3, 3)
+    monkeypatch.setitem(flaxops.TUNING, "conv_step", "xla")
     assert conv_strategy(shape, kernel, 32, 1) == "xla"
     with flaxops.tracing_loop():
-        want = "patches" if jax.default_backend() == "cpu" else "xla"
-        assert conv_strategy(shape, kernel, 32, 1) == want
-        assert conv_strategy(shape, kernel, 32, 2) == "xla"  # grouped
-        assert conv_strategy((1, 256, 256, 64), kernel, 64, 1) == "xla"  # too big
-    assert not flaxops.in_loop()
+        assert conv_strategy(shape, kernel, 32, 1) in ("patches", "xla")
+        monkeypatch.setitem(flaxops.TUNING, "conv_loop", "patches")
+        assert conv_strategy(shape, kernel, 32, 1) == "patches"
+
+
+@pytest.mark.parametrize(
+    ("x_shape", "w_shape", "dims"),
+    [
+        ((4, 5, 6), (6, 3), (((2,), (0,)), ((), ()))),  # dense on [B, T, F]
+        ((4, 5, 6), (6, 2, 3), (((2,), (0,)), ((), ()))),  # attention's query
+        ((4, 5, 2, 3), (2, 3, 6), (((2, 3), (0, 1)), ((), ()))),  # its output
+        ((4, 5, 6), (4, 6, 3), (((2,), (1,)), ((0,), (0,)))),  # batched: as is
+    ],
+)
+def test_flat_dot_general_equals_dot_general(x_shape, w_shape, dims) -> None:
+    from nnlang.layers.flaxops import flat_dot_general
+
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal(x_shape).astype(np.float32)
+    w = rng.standard_normal(w_shape).astype(np.float32)
+    got = jax.jit(lambda x, w: flat_dot_general(x, w, dims))(x, w)
+    want = lax.dot_general(x, w, dims)
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    grads = [
+        jax.jit(jax.grad(lambda x, w, f=f: jnp.sum(jnp.sin(f(x, w, dims))), (0, 1)))(
+            x, w
+        )
+        for f in (flat_dot_general, lax.dot_general)
+    ]
+    for a, b in zip(*grads, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.skipif(jax.default_backend() != "cpu", reason="XLA:CPU's layouts")
+def test_dense_kernel_gradient_copies_no_transposed_activations() -> None:
+    """A dense layer on ``[B, H, W, C]`` trains without XLA:CPU transposing the
+    incoming gradient (a quarter of W4's step before ``flat_dot_general``)."""
+    model = one_layer("dense(32)", "[16, 16, 8]")
+    inputs = make_inputs(model)
+    variables = jax.jit(model.init)(jax.random.key(0), inputs)
+
+    def loss(v):
+        return jnp.sum(jnp.sin(model.predict(v, inputs)["output"]))
+
+    hlo = jax.jit(jax.grad(loss)).lower(variables).compile().as_text()
+    activation = B * 16 * 16 * 32
+    shapes = re.findall(r"= f32\[([\d,]+)\]\S* transpose\(", hlo)
+    sizes = [math.prod(int(d) for d in shape.split(",")) for shape in shapes]
+    assert [n for n in sizes if n >= activation] == []

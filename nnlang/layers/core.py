@@ -43,7 +43,11 @@ def lower_dense(attrs: dict, ctx):
 
     from nnlang.layers import flaxops
 
-    layer = nn.Dense(attrs["units"], **flaxops.layer_kwargs(attrs, ctx))
+    layer = nn.Dense(
+        attrs["units"],
+        dot_general=flaxops.flat_dot_general,
+        **flaxops.layer_kwargs(attrs, ctx),
+    )
     return flaxops.with_activation(layer, attrs)
 
 

@@ -8,7 +8,9 @@ ran 0.04x as fast as a loop of jitted steps. A convolution written as im2col
 feature axis, then one ``dot_general`` with the kernel reshaped to
 ``[prod(kernel) * C, F]`` -- is a GEMM plus copies, which XLA:CPU fuses and
 runs as fast in a loop as outside one. Its backward pass is a GEMM for the
-kernel and a GEMM plus padded adds (col2im) for the input.
+kernel and a GEMM plus padded adds (col2im) for the input. The GEMM is a 2-D
+matmul, whose gradient XLA:CPU runs without transposing copies, and with that
+im2col is faster than XLA's convolution in a plain jitted step as well.
 
 :class:`PatchConv` keeps ``nn.Conv``'s parameters (``kernel [*k, C, F]``,
 ``bias [F]``), so checkpoints do not depend on the strategy;
@@ -29,7 +31,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from nnlang.layers.flaxops import TUNING, in_loop
+from nnlang.layers.flaxops import TUNING, flat_dot_general, in_loop
 
 # im2col copies each input element prod(kernel) times; above this many patch
 # elements per example the copy outweighs the GEMM's gain (see conv_strategy).
@@ -46,19 +48,20 @@ def conv_strategy(x_shape: Sequence[int], kernel: Sequence[int], channels: int,
                   groups: int) -> str:  # fmt: skip
     """``"patches"`` (im2col + GEMM) or ``"xla"`` (``nn.Conv``) for one convolution.
 
-    On CPU, inside a fused epoch, im2col: XLA:CPU rewrites the kernel-gradient
-    convolutions of a jitted step into its fast layouts but not inside a
-    ``while_loop``, where they run ~30x slower (W2 fused: 16.5 s/epoch with
-    ``nn.Conv``, 0.22-0.36 s with im2col, 0.30-0.49 s for hand-written Flax).
-    In a plain jitted step XLA's convolution measured as fast or faster (W2
-    per-step: 0.34 s XLA vs 0.46 s im2col, both with the reshape maxpool).
-    Accelerators and grouped convolutions keep XLA's; so do patch matrices
-    above :data:`MAX_PATCH_ELEMENTS` per example. ``TUNING`` overrides.
+    On CPU, im2col. Inside a fused epoch XLA:CPU keeps the kernel-gradient
+    convolutions of a ``while_loop`` body in layouts its fast runtime lacks
+    (W2 fused: 16.5 s/epoch with ``nn.Conv``, 0.22-0.36 s with im2col). In a
+    plain jitted step XLA's convolution was as fast until the GEMM became a
+    2-D matmul (:func:`~nnlang.layers.flaxops.flat_dot_general`); since then
+    im2col measures faster there too (interleaved, per step: W2 1.24x, W4
+    1.43-1.68x). Accelerators and grouped convolutions keep XLA's; so do
+    patch matrices above :data:`MAX_PATCH_ELEMENTS` per example. ``TUNING``
+    overrides.
     """
     forced = tuned("conv")
     if forced in ("xla", "patches"):
         return forced if groups == 1 else "xla"
-    if groups != 1 or jax.default_backend() != "cpu" or not in_loop():
+    if groups != 1 or jax.default_backend() != "cpu":
         return "xla"
     size = math.prod(x_shape[1:-1]) * math.prod(kernel) * channels
     return "patches" if size <= MAX_PATCH_ELEMENTS else "xla"
@@ -136,7 +139,7 @@ class PatchConv(nn.Module):
         cols = extract_patches(
             x, self.kernel_size, self.strides, self.kernel_dilation, pads
         )
-        y = lax.dot_general(
+        y = flat_dot_general(
             cols,
             kernel.reshape(-1, self.features),
             (((cols.ndim - 1,), (0,)), ((), ())),

@@ -35,12 +35,14 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import math
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+from jax import lax
 
 from nnlang.layers.args import resolve_function
 
@@ -54,9 +56,11 @@ TUNING: dict[str, str] = {}
 def tracing_loop() -> Iterator[None]:
     """Mark code traced inside it as the body of a fused (``while_loop``) epoch.
 
-    Some lowerings are fastest in a plain jitted step and others inside a
-    loop (see :func:`nnlang.layers.fastconv.conv_strategy`); they read
-    :func:`in_loop` at trace time.
+    A lowering can be fastest in a plain jitted step and another inside a
+    loop; :func:`in_loop` tells them apart at trace time. Today only the A/B
+    overrides use it (``TUNING["conv_loop"]``, ``TUNING["conv_step"]``): on
+    CPU im2col convolutions won in both places once their matmul was 2-D
+    (:func:`nnlang.layers.fastconv.conv_strategy`).
     """
     token = _IN_LOOP.set(True)
     try:
@@ -206,6 +210,35 @@ def conv_padding(value, rank: int):
 def array_axis(axis: int) -> int:
     """A `.nn` axis (batch axis excluded) as an axis of the batched array."""
     return axis + 1 if axis >= 0 else axis
+
+
+def flat_dot_general(lhs: jax.Array, rhs: jax.Array, dimension_numbers,
+                     precision=None, preferred_element_type=None) -> jax.Array:  # fmt: skip
+    """``lax.dot_general`` of a layer's input and its kernel, as one 2-D matmul.
+
+    For ``x [..., K] @ kernel [K, ...]`` (no batch dimensions, ``x``'s trailing
+    axes contracted with the kernel's leading ones) both operands are reshaped
+    to matrices first. The kernel gradient of an N-D ``dot_general`` makes
+    XLA:CPU copy the incoming gradient into a transposed ``[N, prod(lead)]``
+    array (25-40% of W4's training step); a 2-D matmul's transposes fold into
+    the GEMM. The reshapes are free (bitcasts of row-major arrays). Other
+    dimension numbers go to ``lax.dot_general`` as they are.
+    """
+    (lc, rc), (lb, rb) = dimension_numbers
+    lc, rc = tuple(lc), tuple(rc)
+    n = len(lc)
+    if lb or rb or lc != tuple(range(lhs.ndim - n, lhs.ndim)) or rc != tuple(range(n)):
+        return lax.dot_general(
+            lhs, rhs, dimension_numbers, precision=precision,
+            preferred_element_type=preferred_element_type,
+        )  # fmt: skip
+    lead, rest = lhs.shape[: lhs.ndim - n], rhs.shape[n:]
+    depth = math.prod(rhs.shape[:n])
+    out = lax.dot_general(
+        lhs.reshape(-1, depth), rhs.reshape(depth, -1), (((1,), (0,)), ((), ())),
+        precision=precision, preferred_element_type=preferred_element_type,
+    )  # fmt: skip
+    return out.reshape(*lead, *rest)
 
 
 def layer_kwargs(attrs: dict, ctx, *, bias: bool = True) -> dict:
@@ -448,6 +481,7 @@ class KerasAttention(nn.Module):
             kernel_init=self.kernel_init,
             bias_init=self.bias_init,
             dtype=self.dtype,
+            dot_general=flat_dot_general,
         )
         query = nn.DenseGeneral((self.heads, self.key_dim), name="query", **dense)(q)
         key = nn.DenseGeneral((self.heads, self.key_dim), name="key", **dense)(kv)

@@ -379,6 +379,8 @@ def lower_attention(attrs: dict, ctx):
                 num_heads=heads,
                 qkv_features=heads * key_dim,
                 out_features=q.shape[-1],
+                qkv_dot_general=fx.flat_dot_general,
+                out_dot_general=fx.flat_dot_general,
                 **common,
             )
         else:

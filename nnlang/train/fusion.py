@@ -27,6 +27,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+import nnlang
 from nnlang.train.step import Carry, StepFns
 
 _CACHE: dict[Hashable, tuple[bool, str]] = {}
@@ -166,9 +167,17 @@ def persist(path: str | Path | None) -> None:
     _DISK = Path(path) if path is not None else None
 
 
+# Part of every stored decision's name, with nnlang's and JAX's versions: bump
+# it when a lowering changes enough to change which epoch form wins, so that
+# decisions measured with the old lowering are measured again.
+LOWERING_REVISION = 2  # 2: im2col convs and 2-D matmuls everywhere on CPU
+
+
 def _digest(key: Hashable) -> str:
-    """A stable name for ``key`` (its repr: shapes, names and numbers) and this JAX."""
-    return hashlib.sha256(f"{jax.__version__}|{key!r}".encode()).hexdigest()[:32]
+    """A stable name for ``key`` (its repr: shapes, names and numbers), these
+    lowerings and this JAX."""
+    stamp = f"{nnlang.__version__}.{LOWERING_REVISION}|{jax.__version__}"
+    return hashlib.sha256(f"{stamp}|{key!r}".encode()).hexdigest()[:32]
 
 
 def _read_disk() -> dict[str, Any]:

@@ -18,10 +18,10 @@ Everything a step touches lives on the device for the whole run:
 buffers are reused in place) and one jitted epoch that starts a carry from the
 training state (zeroed sums, inside the computation: no extra dispatch) and runs
 the same step body in a ``lax.while_loop`` up to ``stop`` — the same body, so
-fused and per-step epochs compute the same thing. The fused body is traced under
-:func:`~nnlang.layers.flaxops.tracing_loop`, where convolutions lower to im2col
-on CPU (XLA:CPU's convolutions are slow in a loop), so the two agree to float
-rounding, not bit for bit, for CNNs.
+fused and per-step epochs compute the same thing (to float rounding: XLA fuses
+a loop body differently). The fused body is traced under
+:func:`~nnlang.layers.flaxops.tracing_loop`, so a lowering can pick an in-loop
+form (``TUNING["conv_loop"]`` forces one for A/B measurements).
 """
 
 from __future__ import annotations
