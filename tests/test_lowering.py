@@ -821,6 +821,24 @@ def test_hoisted_input_projection_gives_the_same_result(kind: str) -> None:
     )
 
 
+@pytest.mark.parametrize("kind", ["rnn", "lstm"])
+def test_joint_matmul_equals_one_matmul_per_weight(kind: str, monkeypatch) -> None:
+    from nnlang.layers import flaxops
+
+    x = np.random.default_rng(3).standard_normal((B, 6, 4)).astype(np.float32)
+    layer = flaxops.KerasRecurrent(kind, 3, sequences=True)
+    params = jax.jit(layer.init)(jax.random.key(0), x)
+    loss = lambda p, x: jnp.sum(jnp.sin(layer.apply(p, x)))  # noqa: E731
+    joint = jax.jit(jax.value_and_grad(loss))(params, x)
+    monkeypatch.setitem(flaxops.TUNING, "rnn_joint", "0")
+    separate = jax.jit(jax.value_and_grad(lambda p, x: loss(p, x)))(params, x)
+    jax.tree.map(
+        lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6),
+        joint,
+        separate,
+    )
+
+
 @pytest.mark.parametrize("unroll", ["2", "full"])
 def test_unrolled_scan_gives_the_same_result(unroll: str, monkeypatch) -> None:
     from nnlang.layers import flaxops
