@@ -177,9 +177,11 @@ def cmd_run(args) -> int:
     except TrainingInterrupted as exc:
         where = exc.run_dir or args.out or args.resume
         print(f"\ninterrupted in epoch {exc.epoch} after step {exc.step}", file=sys.stderr)
-        if where:
+        if where and exc.checkpoint:
             print(f"checkpoint saved in {where}\n"
                   f"resume with: nnc run {args.file} --resume {where}", file=sys.stderr)
+        elif where:
+            print(f"no checkpoint was saved yet in {where}", file=sys.stderr)
         return 130
     except TrainingDiverged as exc:
         print(f"error: {exc.message} [diverged]\n  = help: {exc.hint}", file=sys.stderr)

@@ -3,6 +3,7 @@ divergence, interruption, early stopping and the run directory."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import jax
@@ -197,6 +198,94 @@ def test_interrupt_saves_a_checkpoint_that_resumes_bit_for_bit(tmp_path, fused, 
     resumed = fit(model, data, cfg, verbose=0, resume=tmp_path)
     assert rows(resumed) == rows(straight)
     assert same_tree(resumed.variables, straight.variables)
+
+
+def count_epoch_dispatches(monkeypatch) -> list[int]:
+    """Spy on fit's fused epoch function: the list grows by one per dispatch."""
+    from nnlang.train import loop
+
+    calls: list[int] = []
+
+    def spying(*args, **kwargs):
+        setup = build_setup(*args, **kwargs)
+        epoch = setup.fns.epoch
+
+        def counted(*a):
+            calls.append(len(calls) + 1)
+            return epoch(*a)
+
+        return dataclasses.replace(setup, fns=setup.fns._replace(epoch=counted))
+
+    monkeypatch.setattr(loop, "build_setup", spying)
+    return calls
+
+
+class DispatchedAtEpochEnd(Callback):
+    def __init__(self, calls):
+        self.calls, self.seen = calls, []
+
+    def on_epoch_end(self, epoch, logs):
+        self.seen.append(len(self.calls))
+
+
+@pytest.mark.parametrize("ahead", [True, False])
+def test_fused_epochs_run_one_ahead_and_train_the_same(ahead, monkeypatch):
+    from nnlang.train import loop
+
+    data = tiny_dataset(val=16, test=16)
+    model = tiny_model(3, activation="softmax", dropout=0.2, batchnorm=True)
+    cfg = config(epochs=4, fuse_epochs=True, metrics=[W("accuracy")])
+    reference = fit(model, data, cfg, verbose=0)  # LOOK_AHEAD as shipped: on
+    monkeypatch.setattr(loop, "LOOK_AHEAD", ahead)
+    calls = count_epoch_dispatches(monkeypatch)
+    spy = DispatchedAtEpochEnd(calls)
+    run = fit(model, data, cfg, verbose=0, callbacks=[spy])
+    # Ahead, epoch e + 1 is already dispatched when epoch e ends (not after the last).
+    assert spy.seen == ([2, 3, 4, 4] if ahead else [1, 2, 3, 4])
+    assert rows(run) == rows(reference) and run.test == reference.test
+    assert "val_accuracy" in run.rows[0]
+    assert same_tree(run.variables, reference.variables)
+
+
+def test_a_callback_can_hold_the_next_epoch_back(monkeypatch):
+    class Holding(DispatchedAtEpochEnd):
+        def may_run_ahead(self, epoch):
+            return epoch != 3
+
+    calls = count_epoch_dispatches(monkeypatch)
+    spy = Holding(calls)
+    cfg = config(epochs=4, fuse_epochs=True)
+    fit(tiny_model(3), tiny_dataset(), cfg, verbose=0, callbacks=[spy])
+    assert spy.seen == [2, 2, 4, 4]
+
+
+def test_no_look_ahead_past_a_checkpoint_and_an_interrupt_resumes(tmp_path, monkeypatch):
+    data = tiny_dataset(val=16)
+    model = tiny_model(3, activation="softmax")
+    cfg = config(epochs=4, fuse_epochs=True,
+                 checkpoint=C("checkpoint", (), {"every": 2}))  # fmt: skip
+    straight = fit(model, data, cfg, verbose=0)
+    calls = count_epoch_dispatches(monkeypatch)
+    spy = DispatchedAtEpochEnd(calls)
+    with pytest.raises(TrainingInterrupted) as info:  # epoch 4 runs ahead of 3's end
+        fit(model, data, cfg, verbose=0, out_dir=tmp_path,
+            callbacks=[spy, InterruptAt(3)])  # fmt: skip
+    assert spy.seen == [2, 2, 4]  # none ahead of epoch 2's checkpoint
+    err = info.value
+    saved = [p for p in (tmp_path / "checkpoints").iterdir() if p.name.isdigit()]
+    assert [p.name for p in saved] == [err.checkpoint.name]  # epoch 2's only
+    assert "the newest checkpoint is" in err.message
+    resumed = fit(model, data, cfg, verbose=0, resume=tmp_path)
+    assert rows(resumed) == rows(straight)
+    assert same_tree(resumed.variables, straight.variables)
+
+
+def test_an_interrupt_before_any_checkpoint_says_so(tmp_path):
+    cfg = config(epochs=3, fuse_epochs=True,
+                 checkpoint=C("checkpoint", (), {"every": 3}))  # fmt: skip
+    with pytest.raises(TrainingInterrupted, match=r"no checkpoint \(none saved yet\)"):
+        fit(tiny_model(3), tiny_dataset(), cfg, verbose=0, out_dir=tmp_path,
+            callbacks=[InterruptAt(1)])  # fmt: skip
 
 
 def test_interrupt_without_run_dir():

@@ -13,7 +13,9 @@ releases ``k`` epochs and waits until the ``k``-th has ended. The threads
 meet once a round, not once an epoch; the training thread's wake-up at the
 round's start is inside the measured time, microseconds against a round of
 about two seconds. When the runner is done the gate stops ``fit`` at the
-next epoch boundary (so the test split is never scored).
+next epoch boundary (so the test split is never scored). ``fit`` runs a fused
+epoch ahead of the host only once the gate has released it
+(``Gate.may_run_ahead``), so no epoch runs while the other peers are timed.
 """
 
 from __future__ import annotations
@@ -78,6 +80,11 @@ def _gate_class() -> type:
                 if self.stop:
                     raise _Stopped
                 self.started += 1
+
+        def may_run_ahead(self, epoch: int) -> bool:
+            """Only a released epoch: none may run while the other peers do."""
+            with self.cond:
+                return self.started < self.allowed and not self.stop
 
         def on_epoch_end(self, epoch: int, logs: dict) -> None:
             self.rows.append(logs)

@@ -55,7 +55,14 @@ class Callback:
         """Called once before the first epoch runs."""
 
     def on_epoch_begin(self, epoch: int) -> None:
-        """Called before epoch ``epoch`` (1-based)."""
+        """Called before epoch ``epoch`` (1-based) is read back; a fused epoch
+        may already be running (see :meth:`may_run_ahead`)."""
+
+    def may_run_ahead(self, epoch: int) -> bool:
+        """Whether fused epoch ``epoch`` may start before the one before it is
+        read back and before ``on_epoch_begin(epoch)``. Return False when that
+        hook must run first (it blocks, or changes what the epoch does)."""
+        return True
 
     def on_step_end(
         self, epoch: int, step: int, peek: Callable[[], dict[str, float]]

@@ -5,7 +5,10 @@ step) or a Python loop of the jitted step; both donate the carried state and
 accumulate the loss and metric sums on the device, so the host reads values
 once per epoch (and a progress bar a few times a second). A fused epoch
 starts from the state alone, so between two of them the host dispatches once
-and reads once; the next epoch's order is drawn meanwhile. See
+and reads once; the next epoch's order is drawn meanwhile. Where nothing read
+from an epoch can change the next (no early stopping, no reduce_on_plateau,
+no checkpoint due), the next fused epoch is dispatched before the current
+one is read, so the device never waits for the host. See
 :mod:`nnlang.train.step` for the step and :mod:`nnlang.train.fusion` for the
 choice between the two.
 
@@ -63,6 +66,11 @@ __all__ = [
     "fit",
     "predict",
 ]
+
+
+# Whether fused epochs may run one ahead of the host (see fit); a switch for
+# A/B measurements and the test that both ways train the same.
+LOOK_AHEAD = True
 
 
 class _Orders:
@@ -193,6 +201,21 @@ def fit(
     def peek() -> dict[str, float]:
         return summarize(carry.sums, setup.metrics)
 
+    def checkpoint_due(done: int) -> bool:
+        every = config.checkpoint.every if config.checkpoint else 0
+        return bool(ckpt and every and (done % every == 0 or done == config.epochs))
+
+    # Fused epochs run one ahead: the next is dispatched before this one's
+    # sums are read, so the device never waits for the host's bookkeeping
+    # (W1: ~1.5 ms of a 10 ms epoch). Only where nothing read from this epoch
+    # can change the next: no early stopping, no reduce_on_plateau, no
+    # checkpoint due (it saves this epoch's state, which the next consumes),
+    # and every callback agrees (Callback.may_run_ahead).
+    look_ahead = (
+        LOOK_AHEAD and bool(fused) and stopper is None and setup.plateau_tx is None
+    )
+    ahead: Carry | None = None  # the next epoch, dispatched before this one was read
+    read_at = time.perf_counter()
     stop = False
     try:
         for cb in cbs:
@@ -202,26 +225,42 @@ def fit(
             for cb in cbs:
                 cb.on_epoch_begin(e1)
             start = time.perf_counter()
-            order = orders[epoch]
-            if fused and start_pos == 0:
-                carry = setup.fns.epoch(carry.state, setup.train, order, steps)
+            if ahead is not None:  # it has run since the last epoch was read
+                carry, ahead, start = ahead, None, read_at
+            elif fused and start_pos == 0:
+                carry = setup.fns.epoch(carry.state, setup.train, orders[epoch], steps)
             else:  # per-step, or a resumed epoch's remainder
+                order = orders[epoch]
                 if start_pos == 0:
                     carry = fresh_carry(carry.state, setup.zero_sums)
                 for i in range(start_pos, steps):
                     carry = setup.fns.step(carry, setup.train, order)
                     for cb in cbs:
                         cb.on_step_end(e1, i + 1, peek)
-            orders.prefetch(epoch + 1)  # on the host while the device trains
+            val = None
+            if (
+                look_ahead
+                and e1 < config.epochs
+                and not checkpoint_due(e1)
+                and all(cb.may_run_ahead(e1 + 1) for cb in cbs)
+            ):
+                if "val" in evaluators:  # scored before the next epoch takes the state
+                    val = evaluators["val"].start(
+                        carry.state.params, carry.state.model_state
+                    )
+                ahead = setup.fns.epoch(carry.state, setup.train, orders[e1], steps)
+            orders.prefetch(e1 + (ahead is not None))  # on the host meanwhile
             sums, bad = jax.device_get((carry.sums, carry.bad))
+            read_at = time.perf_counter()
             logs = summarize(sums, setup.metrics)
             if bad >= 0 or not math.isfinite(logs["loss"]):
                 raise _diverged(e1, int(bad), steps, ckpt, history)
-            elapsed = time.perf_counter() - start
-            state = carry.state
-            for name, evaluator in evaluators.items():
-                if name == "val":
-                    logs.update(evaluator(state.params, state.model_state, "val_"))
+            elapsed = read_at - start
+            state = carry.state  # deleted when `ahead` took it
+            if val is not None:
+                logs.update(evaluators["val"].read(val, "val_"))
+            elif "val" in evaluators:
+                logs.update(evaluators["val"](state.params, state.model_state, "val_"))
             plateau = state.plateau
             if setup.plateau_tx is not None:
                 monitor = logs.get("val_loss", logs["loss"])
@@ -345,19 +384,21 @@ def _interrupted(
     alive = not any(
         isinstance(x, jax.Array) and x.is_deleted() for x in jax.tree.leaves(carry)
     )
+    # The state is gone when an epoch running (or dispatched ahead) took it;
+    # the newest checkpoint is then the place to resume from.
     pos = int(carry.pos) if alive else 0
-    path = (
-        save(carry, pos)
-        if alive and ckpt is not None
-        else (ckpt.latest() if ckpt is not None else None)
-    )
+    saved = alive and ckpt is not None
+    path = save(carry, pos) if saved else (ckpt.latest() if ckpt else None)
     if ckpt is not None:
         ckpt.close()
     where = f"epoch {epoch + 1}, step {pos}"
     if path is None:
-        message = f"training interrupted at {where}; no checkpoint (no run directory)"
-    else:
+        why = "no run directory" if run_dir is None else "none saved yet"
+        message = f"training interrupted at {where}; no checkpoint ({why})"
+    elif saved:
         message = f"training interrupted at {where}; checkpoint saved in {path}"
+    else:
+        message = f"training interrupted at {where}; the newest checkpoint is {path}"
     return TrainingInterrupted(
         message,
         checkpoint=path,

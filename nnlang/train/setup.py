@@ -340,9 +340,16 @@ class Evaluator:
     def __call__(
         self, params: Any, model_state: Any, prefix: str = ""
     ) -> dict[str, float]:
+        return self.read(self.start(params, model_state), prefix)
+
+    def start(self, params: Any, model_state: Any) -> Any:
+        """Dispatch the scoring; the sums stay on the device until :meth:`read`."""
         setup = self.setup
         sums = jax.tree.map(jnp.zeros_like, setup.zero_sums)
         variables = (params, model_state)
         for i in range(self.steps):
             sums = setup.eval_step(sums, variables, self.batches, self.masks, i)
-        return summarize(sums, setup.metrics, prefix)
+        return sums
+
+    def read(self, sums: Any, prefix: str = "") -> dict[str, float]:
+        return summarize(sums, self.setup.metrics, prefix)
