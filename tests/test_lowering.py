@@ -839,6 +839,27 @@ def test_joint_matmul_equals_one_matmul_per_weight(kind: str, monkeypatch) -> No
     )
 
 
+def test_lstm_recomputing_its_gates_gives_the_same_gradients(monkeypatch) -> None:
+    from nnlang.layers import flaxops
+
+    x = np.random.default_rng(3).standard_normal((B, 6, 4)).astype(np.float32)
+    layer = flaxops.KerasRecurrent("lstm", 3, sequences=True)
+    params = jax.jit(layer.init)(jax.random.key(0), x)
+    runs = []
+    for remat in ("1", "0"):
+        monkeypatch.setitem(flaxops.TUNING, "rnn_remat", remat)
+        loss = lambda p, x: jnp.sum(jnp.sin(layer.apply(p, x)))  # noqa: E731
+        grad = jax.jit(jax.value_and_grad(loss))
+        runs.append((grad(params, x), str(jax.make_jaxpr(layer.apply)(params, x))))
+    (recomputed, text_remat), (saved, text_plain) = runs
+    assert "remat" in text_remat and "remat" not in text_plain  # jax.checkpoint
+    jax.tree.map(
+        lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6),
+        saved,
+        recomputed,
+    )
+
+
 @pytest.mark.parametrize("unroll", ["2", "full"])
 def test_unrolled_scan_gives_the_same_result(unroll: str, monkeypatch) -> None:
     from nnlang.layers import flaxops
