@@ -360,16 +360,21 @@ class KerasRecurrent(nn.Module):
             # [x_t, h] @ [kernel; recurrent]: one matmul a step
             joint = jnp.concatenate([kernel, recurrent], axis=0)
 
+        def hidden(carry):
+            return carry[0] if self.kind == "lstm" else carry
+
         def body(carry, xt):
-            if joint is None:
+            if self.kind == "gru":
                 z = xt if hoist else project(xt)
                 carry = step(carry, z, recurrent, recurrent_bias)
+            elif joint is None:  # every gate's pre-activation
+                carry = step(
+                    carry, (xt if hoist else project(xt)) + hidden(carry) @ recurrent
+                )
             else:
-                h = carry[0] if self.kind == "lstm" else carry
-                z = jnp.concatenate([xt, h], axis=-1) @ joint
-                z = z if input_bias is None else z + input_bias
-                carry = step(carry, z, None, None)
-            return carry, carry[0] if self.kind == "lstm" else carry
+                a = jnp.concatenate([xt, hidden(carry)], axis=-1) @ joint
+                carry = step(carry, a if input_bias is None else a + input_bias)
+            return carry, hidden(carry)
 
         if self.kind == "lstm" and recompute_gates():
             body = jax.checkpoint(
@@ -394,14 +399,12 @@ class KerasRecurrent(nn.Module):
             b = b.at[self.units : 2 * self.units].set(1.0)
         return b
 
-    # ``recurrent=None``: ``z`` already holds ``h @ recurrent`` (the joint matmul).
-    def _rnn_step(self, h, z, recurrent, recurrent_bias):
-        return self.act(z if recurrent is None else z + h @ recurrent)
+    def _rnn_step(self, carry, a):
+        return self.act(a)
 
-    def _lstm_step(self, carry, z, recurrent, recurrent_bias):
-        h, c = carry
-        z = z if recurrent is None else z + h @ recurrent
-        i, f, g, o = jnp.split(z, 4, axis=-1)
+    def _lstm_step(self, carry, a):
+        _, c = carry
+        i, f, g, o = jnp.split(a, 4, axis=-1)
         c = self.recurrent_act(f) * c + self.recurrent_act(i) * self.act(g)
         return self.recurrent_act(o) * self.act(c), c
 
