@@ -287,15 +287,7 @@ def fit(
             best, epoch, start_pos = new_best, epoch + 1, 0
             if run_dir is not None:
                 rundir.append_row(run_dir, row)
-            if (
-                ckpt
-                and config.checkpoint
-                and (
-                    epoch % config.checkpoint.every == 0
-                    or epoch == config.epochs
-                    or stop
-                )
-            ):
+            if checkpoint_due(epoch) or (stop and ckpt and config.checkpoint):
                 save(carry, 0)
             for cb in cbs:
                 cb.on_epoch_end(e1, row)
