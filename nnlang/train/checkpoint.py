@@ -15,6 +15,7 @@ states come back as their NamedTuples and the run continues bit for bit.
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,9 @@ class Checkpointer:
         if step in self.manager.all_steps():
             self.manager.wait_until_finished()
             self.manager.delete(step)
+        # The save is asynchronous: snapshot ``meta`` now, or rows the loop
+        # appends meanwhile (it passes its live history) end up in this step.
+        meta = json.loads(json.dumps(meta))
         args = ocp.args.Composite(
             state=ocp.args.StandardSave(tree), meta=ocp.args.JsonSave(meta)
         )
