@@ -17,6 +17,7 @@ activation is applied only by :meth:`CompiledModel.predict`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -185,10 +186,21 @@ class CompiledModel:
         return {c: flatten(tree, names=self._names) for c, tree in variables.items()}
 
     def init(self, rng: jax.Array, sample_inputs: Mapping[str, jax.Array]) -> dict[str, Any]:
-        params_key, dropout_key = jax.random.split(rng)
-        variables = self.module.init({"params": params_key, "dropout": dropout_key},
-                                     dict(sample_inputs), train=False)
-        return {c: nest(tree) for c, tree in variables.items()}
+        """Initial variables, in one jitted computation: an eager
+        ``Module.init`` compiles every initialiser and layer op on its own
+        (resnet_digits 6.7 s, W4 8.1 s; jitted 2.3 s and 3.9 s)."""
+        return self._init(rng, dict(sample_inputs))
+
+    @functools.cached_property
+    def _init(self):
+        @jax.jit
+        def init(rng, sample_inputs):
+            params_key, dropout_key = jax.random.split(rng)
+            variables = self.module.init({"params": params_key, "dropout": dropout_key},
+                                         sample_inputs, train=False)
+            return {c: nest(tree) for c, tree in variables.items()}
+
+        return init
 
     def apply(self, variables: Mapping[str, Any], inputs: Mapping[str, jax.Array], *,
               train: bool, rngs: Mapping[str, jax.Array] | None = None):

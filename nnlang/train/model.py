@@ -90,6 +90,11 @@ class LinenModel:
     name: str | None = None
 
     def init(self, rng: jax.Array, sample_inputs: dict[str, jax.Array]) -> Variables:
+        """Initial variables, jitted as one computation (eager ``init``
+        compiles each initialiser and op on its own)."""
+        return dict(jax.jit(self._init)(rng, sample_inputs))
+
+    def _init(self, rng: jax.Array, sample_inputs: dict[str, jax.Array]) -> Variables:
         keys = jax.random.split(rng, len(self.rng_names) + 1)
         rngs = {"params": keys[0], **dict(zip(self.rng_names, keys[1:], strict=True))}
         return dict(self.module.init(rngs, sample_inputs, train=False))
