@@ -38,6 +38,7 @@ class PeerResult:
     loss: float | None = None
     note: str = ""
     fused: bool | None = None
+    round_s: list[float] = field(default_factory=list)  # each timed round, in order
 
 
 @dataclass
@@ -108,6 +109,22 @@ def _ratio(value: float | None, base: float | None, invert: bool = False) -> str
     return f"{(base / value if invert else value / base):.2f}×"
 
 
+def round_ratios(peer: PeerResult, base: PeerResult | None) -> list[float]:
+    """``peer``'s speed over ``base``'s in each timed round (the two ran in the
+    same round, so a machine slowing down between rounds moves both); empty
+    unless both were timed in every round."""
+    if base is None or peer is base or len(peer.round_s) < 2:
+        return []
+    if len(peer.round_s) != len(base.round_s):
+        return []
+    return [b / s for s, b in zip(peer.round_s, base.round_s, strict=True)]
+
+
+def _spread(peer: PeerResult, base: PeerResult | None) -> str:
+    ratios = round_ratios(peer, base)
+    return f" ({min(ratios):.2f}–{max(ratios):.2f})" if ratios else ""
+
+
 def workload_table(result: WorkloadResult, gpu: bool) -> list[str]:
     """Markdown rows of one workload: speed, compile and first step vs (a)."""
     base = result.peer("a")
@@ -125,7 +142,7 @@ def workload_table(result: WorkloadResult, gpu: bool) -> list[str]:
         cells = [
             PEER_NAMES[p.peer],
             _num(p.samples_per_s, ",.0f"),
-            _ratio(p.samples_per_s, base and base.samples_per_s),
+            _ratio(p.samples_per_s, base and base.samples_per_s) + _spread(p, base),
             _num(p.step_ms, ".2f"),
             _num(p.compile_s, ".2f"),
             _ratio(p.compile_s, base and base.compile_s),
@@ -162,7 +179,9 @@ def targets(results: Sequence[WorkloadResult]) -> list[str]:
                 cells.append("n/a (not fused)" if only_fused and other else "n/a")
                 continue
             ratio = ours.samples_per_s / other.samples_per_s
-            cells.append(f"{'✅' if ratio >= need else '❌'} {ratio:.2f}×")
+            cells.append(
+                f"{'✅' if ratio >= need else '❌'} {ratio:.2f}×{_spread(ours, other)}"
+            )
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
@@ -199,7 +218,10 @@ def render(
         "`fuse_epochs = auto`). first step s: from building the model (data in "
         "memory) to the end of the first epoch, less the steady time of its other "
         "steps. loss: the last timed epoch's mean training loss (a sanity check; "
-        "Keras and PyTorch start from their own initialisation).",
+        "Keras and PyTorch start from their own initialisation). A ratio's "
+        "(low–high) is the range of the same ratio taken round by round (each "
+        "round times every peer back to back): how far this machine's noise "
+        "moves it.",
         "",
     ]
     for r in results:

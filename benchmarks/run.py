@@ -157,6 +157,7 @@ def bench_workload(key: str, mode: str, device: str, peers: list[str],
         if out.peer in slow:
             out.note = "; ".join(filter(None, (out.note, slow[out.peer])))
         out.samples_per_s = k * len(task.x) / median
+        out.round_s = list(samples[out.peer])
         step = median / (k * task.steps)
         out.step_ms = 1e3 * step
         out.compile_s = start.compile_s

@@ -147,6 +147,23 @@ def test_report_fails_a_missed_target():
     assert targets.split("|")[2].strip() == "❌ 0.90×"
 
 
+def test_report_gives_the_range_of_round_by_round_ratios():
+    result = _result(nnc=1200.0, a=1000.0)
+    nnc, base = result.peer("nnc"), result.peer("a")
+    nnc.round_s = [1.0, 0.8, 1.25]  # seconds a round: the machine slowed, then not
+    base.round_s = [1.1, 1.0, 1.3]
+    assert report.round_ratios(nnc, base) == pytest.approx([1.1, 1.25, 1.04])
+    text = report.render([result], None, {"date": "d"}, "cmd", "full")
+    nnc_row = next(line for line in text.splitlines() if line.startswith("| nnc"))
+    assert "1.20× (1.04–1.25)" in nnc_row
+    targets = next(line for line in text.splitlines() if line.startswith("| w1 |"))
+    assert targets.split("|")[2].strip() == "✅ 1.20× (1.04–1.25)"
+    base_row = next(line for line in text.splitlines() if line.startswith("| (a)"))
+    assert "1.00× |" in base_row  # no range against itself
+    nnc.round_s = [1.0]  # timed once (a slow peer): no range
+    assert report.round_ratios(nnc, base) == []
+
+
 def test_report_shows_first_and_second_run_start_up():
     from benchmarks.startup import StartupTiming
 
