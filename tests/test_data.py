@@ -123,6 +123,32 @@ def test_digits_scaled_to_unit_range():
     np.testing.assert_allclose(scaled.train.x * 16, raw.train.x)
 
 
+def test_digits_read_from_the_file_equal_sklearns_loader(monkeypatch):
+    from sklearn.datasets import load_digits as sklearn_digits
+
+    from nnlang.data import bundled
+
+    expected = sklearn_digits()
+    assert bundled.sklearn_data_file("digits.csv.gz") is not None  # the fast path
+    images, target = bundled.digits_arrays()
+    np.testing.assert_array_equal(images, expected.images)
+    np.testing.assert_array_equal(target, expected.target)
+    monkeypatch.setattr(bundled, "sklearn_data_file", lambda name: None)
+    images, target = bundled.digits_arrays()  # scikit-learn's own loader
+    np.testing.assert_array_equal(images, expected.images)
+
+
+def test_loading_digits_does_not_import_sklearn():
+    code = (
+        "import sys; from pathlib import Path; from nnlang.data import load_data; "
+        "load_data('digits', (), {}, base_dir=Path('.'), seed=0); "
+        "print('sklearn' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
+
+
 # ---------------------------------------------------------------- splitting
 
 
