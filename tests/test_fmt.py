@@ -238,8 +238,10 @@ numbers = st.one_of(
     st.sampled_from([S.Number(10_000, "10_000"), S.Number(1e-3, "1e-3"),
                      S.Number(0.5, ".5")]),
 )
-strings = st.text(st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp"))
-                  | st.sampled_from('\n\t"\\'), max_size=8).map(S.String)
+# what a string literal can hold: no control characters but the escaped ones
+texts = st.text(st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp"))
+                | st.sampled_from('\n\t"\\'), max_size=8)
+strings = texts.map(S.String)
 atoms = st.one_of(names.map(S.Name), numbers, strings, st.booleans().map(S.Bool))
 BINOPS = ["or", "and", "==", "!=", "<", "<=", ">", ">=", "+", "-", "*", "/", "//", "%"]
 
@@ -254,7 +256,7 @@ def _compound(children):
     tuples = lambda n: st.lists(children, min_size=n, max_size=3).map(tuple)  # noqa: E731
     args = st.lists(st.builds(S.Arg, st.none() | names, children), max_size=3).map(tuple)
     entry = st.one_of(st.builds(S.MapEntry, names, children),
-                      st.builds(S.MapEntry, st.text(max_size=5), children, st.just(True)))
+                      st.builds(S.MapEntry, texts, children, st.just(True)))
     return st.one_of(
         st.builds(S.Call, names.map(S.Name) | children, args),
         # `1.x` is refused by the parser (a number missing its digits), so not a number
