@@ -38,6 +38,7 @@ class PeerResult:
     loss: float | None = None
     note: str = ""
     fused: bool | None = None
+    devices: int = 1  # devices nnc split each batch across (data_parallel)
     round_s: list[float] = field(default_factory=list)  # each timed round, in order
 
 

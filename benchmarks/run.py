@@ -79,6 +79,10 @@ def select_platform(device: str) -> None:
     # cores are shared (W1 here: 67-117 ms/step spinning, 4.6 ms passive); on a
     # quiet machine passive waiting costs little. Set it yourself to override.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    if device == "cpu":  # as `nnc run` does: nnc's data_parallel may use the cores;
+        from nnlang.train.devices import use_cpu_cores  # the peers use device 0
+
+        use_cpu_cores()
 
 
 def make_trainer(peer: str, task, variables, device: str):
@@ -135,6 +139,7 @@ def bench_workload(key: str, mode: str, device: str, peers: list[str],
             trainers[peer] = trainer
             out.note = startups[peer].note
             out.fused = getattr(trainer, "fused", None)
+            out.devices = getattr(trainer, "devices", 1)
             log(f"  {peer}: started in {startups[peer].first_epoch_s:.2f} s "
                 f"{out.note}")  # fmt: skip
         except PeerUnavailable as exc:
@@ -280,6 +285,14 @@ def run_notes(results: list, mode: str, seconds: float) -> list[str]:
         "nnc fused its epochs on: " + (", ".join(fused) if fused else "no workload")
         + " (fuse_epochs = auto measures both forms when training starts)."
     )  # fmt: skip
+    split = [f"{r.key} ({p.devices})" for r in results
+             if (p := r.peer("nnc")) and p.devices > 1]  # fmt: skip
+    notes.append(
+        "nnc split each batch across devices (one per core) on: "
+        + (", ".join(split) if split else "no workload")
+        + " (data_parallel = auto measures that too; the other peers run on one"
+        " device, PyTorch on its intra-op threads)."
+    )
     if mode == "quick":
         notes.append(
             "Quick mode: smaller W3-W5 data and 3 timed rounds; a first look, "

@@ -85,7 +85,12 @@ class Model:
 
     def fit(self, train: str | None = None, *, epochs: int | None = None,
             seed: int | None = None, out: str | Path | None = None, verbose: int = 0):
-        """Train with one of the file's train blocks; returns the History."""
+        """Train with one of the file's train blocks; returns the History.
+
+        ``data_parallel`` can split batches across CPU cores only if JAX has a
+        device per core: ``nnc run`` sets that up, and from Python
+        ``nnlang.train.devices.use_cpu_cores()`` does, called before JAX starts.
+        """
         from nnlang.run import prepare
         from nnlang.train.loop import fit
 

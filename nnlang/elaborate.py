@@ -117,7 +117,7 @@ def _setting_keys() -> set[str]:
     except ImportError:  # the training package is optional for the front end
         return {"data", "batch", "epochs", "seed", "loss", "loss_weights", "optimizer",
                 "schedule", "clip", "weight_decay", "metrics", "precision",
-                "fuse_epochs", "freeze", "init_from"}
+                "fuse_epochs", "data_parallel", "freeze", "init_from"}
 
 
 class _Builder:

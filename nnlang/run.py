@@ -254,6 +254,9 @@ def run_file(path: str | Path, *, train: str | None = None,
              seed: int | None = None, out: str | Path | None = None,
              resume: str | Path | None = None, verbose: int = 1):
     """Train the file's train block; return (History, run directory)."""
+    from nnlang.train.devices import use_cpu_cores
+
+    use_cpu_cores()  # before JAX starts: data_parallel may split batches over cores
     from nnlang.lower import CompiledModel
     from nnlang.summary import summarize
     from nnlang.train.loop import enable_compilation_cache, fit

@@ -65,6 +65,7 @@ def test_full_block():
         checkpoint=C("checkpoint", (), {"every": 2}),
         precision=W("bf16"),
         fuse_epochs=False,
+        data_parallel=True,
         freeze=["conv_bn_1/conv_0", W("dense_0")],
         init_from="runs/base",
         seed=7,
@@ -79,6 +80,7 @@ def test_full_block():
     assert cfg.early_stop == EarlyStop("val_quote_accuracy", 3, True, 0.0, "max")
     assert cfg.checkpoint == CheckpointPolicy(2, 3)
     assert cfg.precision == "bf16" and cfg.fuse_epochs is False
+    assert cfg.data_parallel is True
     assert cfg.freeze == ("conv_bn_1/conv_0", "dense_0")
     assert cfg.init_from == "runs/base" and cfg.seed == 7
 
@@ -143,6 +145,8 @@ def test_positional_arguments_and_words():
          "precision", "did you mean 'bf16'?"),
         ({"fuse_epochs": W("yes")}, "fuse_epochs must be auto, true or false, got yes",
          "fuse_epochs", None),
+        ({"data_parallel": 2}, "data_parallel must be auto, true or false, got 2",
+         "data_parallel", None),
         ({"freeze": 3}, "freeze must be a list of layer names, got 3", "freeze",
          'write paths in quotes: ["conv_bn_1/conv_0"]'),
         ({"init_from": W("run")}, "init_from must be a path in double quotes, got run",
@@ -208,7 +212,7 @@ def test_setting_keys_match_language():
     assert set(SETTING_KEYS) == {
         "data", "batch", "epochs", "seed", "loss", "loss_weights", "optimizer", "schedule",
         "clip", "weight_decay", "metrics", "early_stop", "checkpoint", "precision",
-        "fuse_epochs", "freeze", "init_from",
+        "fuse_epochs", "data_parallel", "freeze", "init_from",
     }  # fmt: skip
 
 

@@ -143,7 +143,7 @@ def test_auto_fusion_measures_once_and_caches():
     model, data = tiny_model(3, activation="softmax", name="cached"), tiny_dataset()
     first = fit(model, data, config(fuse_epochs=W("auto"), epochs=1), verbose=0)
     key = next(iter(fusion._CACHE))
-    assert fusion._CACHE[key][0] == first.fused
+    assert fusion._CACHE[key][0] == fusion.Form(first.fused, first.devices)
     assert "measured" in fusion._CACHE[key][1]
     second = fit(model, data, config(fuse_epochs=W("auto"), epochs=1), verbose=0)
     assert second.fused == first.fused and len(fusion._CACHE) == 1

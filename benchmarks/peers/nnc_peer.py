@@ -156,12 +156,18 @@ class NncTrainer:
             self._release(1)
             elapsed = time.perf_counter() - t0
         info = self.gate.info
-        note = f"{'fused' if info.fused else 'per-step'} epochs ({info.fuse_note})"
+        devices = f" on {info.devices} devices" if info.devices > 1 else ""
+        kind = "fused" if info.fused else "per-step"
+        note = f"{kind} epochs{devices} ({info.fuse_note})"
         return Startup(elapsed, clock.seconds, note)
 
     @property
     def fused(self) -> bool:
         return bool(self.gate.info.fused)
+
+    @property
+    def devices(self) -> int:
+        return self.gate.info.devices
 
     def run_epochs(self, k: int) -> float:
         start = time.perf_counter()

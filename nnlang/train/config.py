@@ -65,6 +65,7 @@ SETTING_KEYS: tuple[str, ...] = (
     "checkpoint",
     "precision",
     "fuse_epochs",
+    "data_parallel",
     "freeze",
     "init_from",
 )
@@ -126,6 +127,8 @@ class TrainConfig:
         checkpoint: how often to save and how many to keep, or None for never.
         precision: ``"f32"``, ``"bf16"`` or ``"mixed"``.
         fuse_epochs: ``"auto"`` (measure), ``True`` or ``False``.
+        data_parallel: split each batch across the host's devices (its CPU
+            cores under ``nnc``): ``"auto"`` (measure), ``True`` or ``False``.
         freeze: layer paths (``"conv_bn_1/conv_0"``) whose parameters stay fixed.
         init_from: a run directory whose weights initialise the model.
         outputs: the model's output names, in order.
@@ -148,6 +151,7 @@ class TrainConfig:
     checkpoint: CheckpointPolicy | None = CheckpointPolicy()
     precision: Literal["f32", "bf16", "mixed"] = "f32"
     fuse_epochs: bool | Literal["auto"] = "auto"
+    data_parallel: bool | Literal["auto"] = "auto"
     freeze: tuple[str, ...] = ()
     init_from: str | None = None
     outputs: tuple[str, ...] = ("output",)
@@ -251,7 +255,9 @@ def parse_train_settings(
     if "precision" in s:
         kw["precision"] = _choice(s["precision"], "precision", PRECISIONS)
     if "fuse_epochs" in s:
-        kw["fuse_epochs"] = _fuse(s["fuse_epochs"])
+        kw["fuse_epochs"] = _auto_bool(s["fuse_epochs"], "fuse_epochs")
+    if "data_parallel" in s:
+        kw["data_parallel"] = _auto_bool(s["data_parallel"], "data_parallel")
     if "freeze" in s:
         kw["freeze"] = _names(s["freeze"], "freeze")
     if s.get("init_from") is not None:
@@ -387,12 +393,11 @@ def _choice(value: Any, key: str, choices: tuple[str, ...]) -> Any:
     )
 
 
-def _fuse(value: Any) -> bool | Literal["auto"]:
+def _auto_bool(value: Any, key: str) -> bool | Literal["auto"]:
     if isinstance(value, bool) or value == "auto":
         return value if isinstance(value, bool) else "auto"
     raise TrainConfigError(
-        f"fuse_epochs must be auto, true or false, got {format_value(value)}",
-        "fuse_epochs",
+        f"{key} must be auto, true or false, got {format_value(value)}", key
     )
 
 

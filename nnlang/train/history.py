@@ -29,6 +29,7 @@ class RunInfo:
         fused: whether epochs run as one compiled loop.
         fuse_note: why (``"measured 1.3x faster"``, ``"fuse_epochs = true"``).
         keys: the training log names (``loss``, ``accuracy``; ``val_`` added).
+        devices: devices each batch is split across (``data_parallel``).
     """
 
     epochs: int
@@ -39,6 +40,7 @@ class RunInfo:
     fused: bool
     fuse_note: str
     keys: tuple[str, ...]
+    devices: int = 1
 
 
 class Callback:
@@ -87,6 +89,7 @@ class History:
         best_epoch: the early-stopping best epoch, or None.
         stopped_early: whether early stopping ended the run.
         fused: whether epochs ran fused.
+        devices: devices each batch was split across.
         run_dir: where files and checkpoints were written, or None.
     """
 
@@ -96,6 +99,7 @@ class History:
     best_epoch: int | None = None
     stopped_early: bool = False
     fused: bool = False
+    devices: int = 1
     run_dir: Path | None = None
 
     def __getitem__(self, key: str) -> list[float]:

@@ -36,6 +36,7 @@ from nnlang.train import checkpoint as ckpt_io
 from nnlang.train import fusion, rundir
 from nnlang.train.cache import enable_compilation_cache
 from nnlang.train.config import TrainConfig
+from nnlang.train.devices import replicate, to_one_device
 from nnlang.train.history import (
     Callback,
     EarlyStopper,
@@ -51,6 +52,7 @@ from nnlang.train.setup import (
     Setup,
     _init_variables,
     build_setup,
+    on_devices,
     split_arrays,
 )
 from nnlang.train.step import Carry, epoch_order, fresh_carry, summarize
@@ -81,11 +83,16 @@ class _Orders:
         self.epoch: int | None = None  # the one order kept, and its epoch
         self.order: jax.Array | None = None
 
+    def use(self, setup: Setup) -> None:
+        """Place the orders as ``setup`` needs them (replicated on its mesh)."""
+        self.setup, self.epoch = setup, None
+
     def prefetch(self, epoch: int) -> None:
         if epoch != self.epoch:
             s = self.setup
             order = epoch_order(s.shuffle_key, epoch, s.n_train, s.steps * s.batch)
-            self.epoch, self.order = epoch, jax.device_put(order)
+            placed = replicate(order, s.mesh) if s.mesh else jax.device_put(order)
+            self.epoch, self.order = epoch, placed
 
     def __getitem__(self, epoch: int) -> jax.Array:
         self.prefetch(epoch)
@@ -144,7 +151,7 @@ def fit(
     blank = fresh_carry(None, setup.zero_sums)
     carry = blank._replace(state=setup.state)
     best: Any = None
-    epoch, fused, note = 0, None, ""
+    epoch, form, note = 0, None, ""
     ckpt = None
     if run_dir is not None and (config.checkpoint or resume):
         keep = config.checkpoint.keep if config.checkpoint else 3
@@ -155,7 +162,8 @@ def fit(
         target = {"carry": carry, "best": _best_template(setup, stopper)}
         tree, meta = ckpt.restore(target)
         carry, best = tree["carry"], tree["best"] or None
-        epoch, fused, note = meta["epoch"], meta["fused"], "resumed"
+        epoch, note = meta["epoch"], "resumed"
+        form = fusion.Form(meta["fused"], meta.get("devices", 1))
         history.rows = [dict(r) for r in meta["history"]]
         if stopper and meta.get("stopper"):
             stopper.load_json(meta["stopper"])
@@ -164,16 +172,43 @@ def fit(
     steps, batch = setup.steps, setup.batch
     orders = _Orders(setup)
     start_pos = int(carry.pos)  # > 0 only when resuming mid-epoch
-    if fused is None:
+    mesh = setup.parallel_mesh
+    devices = mesh.size if mesh is not None else 1
+    placed: dict[int, tuple[Setup, Carry]] = {1: (setup, carry)}
+
+    def place(count: int) -> fusion.Placement:
+        if count not in placed:  # replicated on the mesh (kept for the run)
+            on_mesh = on_devices(setup, mesh)
+            placed[count] = (on_mesh, replicate(carry, mesh, copy=True))
+        at, at_carry = placed[count]
+        order = replicate(orders[0], at.mesh) if at.mesh else orders[0]
+        return fusion.Placement(at.fns, at_carry, at.train, order)
+
+    if form is None:
         key = fusion.cache_key(
             model, setup.state.params, batch, (config.optimizer.name, config.precision)
         )
-        fused, note = fusion.choose(
-            config.fuse_epochs, key, setup.fns, carry, setup.train, orders[0], steps
+        form, note = fusion.choose(
+            config.fuse_epochs,
+            config.data_parallel,
+            key,
+            place,
+            steps,
+            devices,
+            setup.parallel_note,
         )
-    progress.note(f"epochs: {'fused' if fused else 'per-step'} ({note})")
+    elif form.devices > 1 and form.devices != devices:  # resumed on another machine
+        form = fusion.Form(form.fused, devices)
+        note += f" on {devices} device{'s' if devices > 1 else ''}"
+    if form.devices > 1:
+        place(form.devices)
+        setup, carry = placed[form.devices]
+        orders.use(setup)
+    placed.clear()  # the other placement's copies of the state and data
+    fused = form.fused
+    progress.note(f"epochs: {form} ({note})")
     evaluators = {name: Evaluator(setup, split) for name, split in setup.evals.items()}
-    history.fused = bool(fused)
+    history.fused, history.devices = bool(fused), form.devices
     info = RunInfo(
         config.epochs,
         epoch,
@@ -183,10 +218,12 @@ def fit(
         bool(fused),
         note,
         tuple(setup.keys),
+        form.devices,
     )
     meta = lambda: {  # noqa: E731
         "epoch": epoch,
         "fused": bool(fused),
+        "devices": form.devices,
         "history": history.rows,
         "stopper": stopper.to_json() if stopper else None,
         "steps": steps,
@@ -428,6 +465,8 @@ def _finish(
             variables["params"], {k: v for k, v in variables.items() if k != "params"}
         )
         progress.note(rundir.format_metrics(history.test))
+    if setup.mesh is not None:  # replicated across the mesh: one copy suffices
+        history.variables = variables = to_one_device(variables)
     if ckpt is not None:
         ckpt.close()
     if run_dir is not None:

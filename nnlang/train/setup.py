@@ -10,7 +10,7 @@ objective, in eval mode.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
@@ -18,6 +18,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import Mesh
 
 from nnlang.train.config import (
     EarlyStop,
@@ -28,6 +29,7 @@ from nnlang.train.config import (
     default_metrics,
     metric_name,
 )
+from nnlang.train.devices import data_mesh, replicate
 from nnlang.train.losses import get_loss
 from nnlang.train.metrics import Metric, get_metric
 from nnlang.train.model import TrainableModel, activations_of
@@ -75,6 +77,48 @@ class Setup:
     early_stop: EarlyStop | None
     note: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    # The train step body for a mesh (None: one device), and the mesh that
+    # ``data_parallel`` may use (None, with the reason in ``parallel_note``).
+    body_for: Callable[[Mesh | None], Any] | None = None
+    parallel_mesh: Mesh | None = None
+    parallel_note: str = ""
+    mesh: Mesh | None = None  # the mesh this setup's arrays and steps use
+
+
+def on_devices(setup: Setup, mesh: Mesh) -> Setup:
+    """``setup`` with its state and splits replicated on ``mesh`` and steps
+    that split each batch across it (:mod:`nnlang.train.devices`)."""
+    if setup.body_for is None:
+        raise ValueError("this setup cannot run data-parallel")
+    return replace(
+        setup,
+        train=replicate(setup.train, mesh),
+        evals={k: (replicate(d, mesh), n) for k, (d, n) in setup.evals.items()},
+        state=replicate(setup.state, mesh, copy=True),
+        fns=jit_fns(setup.body_for(mesh), setup.zero_sums),
+        eval_step=make_eval_step(setup.objective, mesh),
+        mesh=mesh,
+    )
+
+
+def _parallel_mesh(config: TrainConfig, full_batch: bool, model_state: Any,
+                   batch: int) -> tuple[Mesh | None, str]:  # fmt: skip
+    """The mesh ``data_parallel`` may use, or None and why not."""
+    if config.data_parallel is False:
+        return None, "data_parallel = false"
+    if full_batch:
+        return None, f"{config.optimizer.name} needs the whole batch on one device"
+    if jax.tree.leaves(model_state):
+        return None, "batch statistics are per batch, not per shard"
+    mesh = data_mesh(batch)
+    if mesh is None:
+        count = len(jax.devices())
+        return None, (
+            "one device"
+            if count == 1
+            else f"batch {batch} does not split over {count} devices"
+        )
+    return mesh, ""
 
 
 def split_arrays(
@@ -251,15 +295,20 @@ def build_setup(
     # donated buffers must be distinct, so every leaf gets its own copy.
     state = jax.tree.map(jnp.copy, state)
     rng_names = tuple(getattr(model, "rng_names", ("dropout",)))
-    body = make_train_body(
-        objective,
-        tx,
-        batch=batch,
-        n=n_train,
-        rng_names=rng_names,
-        full_batch=full,
-        frozen_labels=labels,
-    )
+
+    def body_for(mesh: Mesh | None) -> Any:
+        return make_train_body(
+            objective,
+            tx,
+            batch=batch,
+            n=n_train,
+            rng_names=rng_names,
+            full_batch=full,
+            frozen_labels=labels,
+            mesh=mesh,
+        )
+
+    parallel_mesh, parallel_note = _parallel_mesh(config, full, variables, batch)
     sums = zero_sums(objective, (params, variables), train)
     evals = {}
     for name in splits:
@@ -287,11 +336,14 @@ def build_setup(
         plateau_step=jax.jit(partial(plateau_step, plateau_tx)) if plateau_tx else None,
         state=state,
         zero_sums=sums,
-        fns=jit_fns(body, sums),
+        fns=jit_fns(body_for(None), sums),
         eval_step=make_eval_step(objective),
         shuffle_key=np.asarray(shuffle_key),
         early_stop=early,
         note=note,
+        body_for=body_for,
+        parallel_mesh=parallel_mesh,
+        parallel_note=parallel_note,
     )
 
 

@@ -35,7 +35,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from jax import lax
+from jax.sharding import Mesh
 
+from nnlang.train.devices import parallel_grad, parallel_sums
 from nnlang.train.losses import Activation, activate, kernel_penalty
 from nnlang.train.metrics import Metric
 from nnlang.train.model import TrainableModel
@@ -157,8 +159,24 @@ def make_train_body(
     rng_names: Sequence[str] = ("dropout",),
     full_batch: bool = False,
     frozen_labels: Any = None,
+    mesh: Mesh | None = None,
 ):
-    """The step body ``(carry, data, order) -> carry`` (not jitted)."""
+    """The step body ``(carry, data, order) -> carry`` (not jitted).
+
+    With a ``mesh``, the gradient is computed with the batch split across its
+    devices (:func:`~nnlang.train.devices.parallel_grad`); the state and the
+    data must then be replicated on it.
+    """
+    if mesh is None:
+
+        def value_and_grad(params, model_state, x, y, mask, rngs):
+            def loss_fn(p):
+                return objective(p, model_state, x, y, mask, train=True, rngs=rngs)
+
+            return jax.value_and_grad(loss_fn, has_aux=True)(params)
+
+    else:
+        value_and_grad = parallel_grad(objective, mesh)
 
     def body(carry: Carry, data: Data, order: jax.Array) -> Carry:
         state = carry.state
@@ -170,8 +188,8 @@ def make_train_body(
                 params, state.model_state, x, y, mask, train=True, rngs=rngs
             )
 
-        (loss, (sums, model_state)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-            state.params
+        (loss, (sums, model_state)), grads = value_and_grad(
+            state.params, state.model_state, x, y, mask, rngs
         )
         if full_batch:
             if frozen_labels is not None:
@@ -202,21 +220,27 @@ def make_train_body(
     return body
 
 
-def make_eval_step(objective: Objective):
+def make_eval_step(objective: Objective, mesh: Mesh | None = None):
     """``(sums, (params, model_state), batches, masks, i) -> sums``, jitted.
 
     Scores batch ``i`` of a split stacked ``[steps, batch, ...]`` (indexed inside
     the computation: one dispatch a batch). Evaluation takes batches, not the
     whole split, so every split of the same batch size shares one compilation;
-    its sums buffer is donated.
+    its sums buffer is donated. With a ``mesh`` the batch is split across it.
     """
+    if mesh is None:
+
+        def batch_sums(params, model_state, x, y, mask):
+            return objective(params, model_state, x, y, mask, train=False)[1][0]
+
+    else:
+        batch_sums = parallel_sums(objective, mesh)
 
     def step(sums: dict, variables: tuple, batches: Data, masks: jax.Array,
              i: jax.Array) -> dict:  # fmt: skip
         params, model_state = variables
         x, y = jax.tree.map(lambda a: a[i], batches)
-        _, (new, _) = objective(params, model_state, x, y, masks[i], train=False)
-        return _add(sums, new)
+        return _add(sums, batch_sums(params, model_state, x, y, masks[i]))
 
     return jax.jit(step, donate_argnums=0)
 

@@ -1,0 +1,141 @@
+"""Data parallelism over a host's devices: one shard of each batch per device.
+
+XLA:CPU runs a small program on one core: the GEMMs of an LSTM time step
+([64, 65] @ [65, 256]) and the fusions around them are too small to split, so
+on a 2-core machine W3 kept one core idle. With one XLA device per core
+(:func:`use_cpu_cores`), :func:`parallel_grad` gives each device its share of
+the batch under ``shard_map`` and sums the gradients (``psum``): W3's fused
+epoch ran 1.42x faster on two devices, W5's 1.11x; W1's MLP ran 0.6x (the
+all-reduce costs more than its 0.8 ms step saves), so ``data_parallel = auto``
+measures (:mod:`nnlang.train.fusion`).
+
+Every device holds the whole state and the whole split (replicated); each
+gathers the batch and takes its rows, so nothing but the gradients and the
+metric sums crosses devices. The step is the same computation as on one
+device, to float rounding (the gradient is summed in another order), except:
+
+* dropout draws each shard's masks from its own key (``fold_in`` of the
+  device index), so the masks differ from a one-device run's;
+* models with batch statistics (``batchnorm``) stay on one device: each shard
+  would normalise by its own half of the batch;
+* full-batch optimisers (``lbfgs``) re-evaluate the loss inside the update
+  and stay on one device too.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+AXIS = "data"
+
+
+def use_cpu_cores(count: int | None = None) -> int | None:
+    """Give XLA:CPU one device per core, if JAX has not started its backends.
+
+    Call before the first use of JAX (``nnc`` and the benchmarks do); a count
+    the user set (``jax_num_cpu_devices``, or XLA's
+    ``--xla_force_host_platform_device_count``) is kept. Computations not
+    placed otherwise still run on device 0, as before.
+
+    Returns:
+        The count set, or None when nothing was changed.
+    """
+    from jax._src import xla_bridge
+
+    if (
+        xla_bridge.backends_are_initialized()
+        or jax.config.jax_num_cpu_devices != -1
+        or "xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", "")
+    ):
+        return None
+    count = count or len(os.sched_getaffinity(0))
+    if count < 2:
+        return None
+    jax.config.update("jax_num_cpu_devices", count)
+    return count
+
+
+def data_mesh(batch: int) -> Mesh | None:
+    """A mesh of the most devices (at least two) that split ``batch`` evenly."""
+    devices = jax.devices()
+    count = next((n for n in range(len(devices), 1, -1) if batch % n == 0), 1)
+    return Mesh(np.array(devices[:count]), (AXIS,)) if count > 1 else None
+
+
+def replicate(tree: Any, mesh: Mesh, *, copy: bool = False) -> Any:
+    """``tree`` on every device of ``mesh``.
+
+    The result may share the first device's buffers with ``tree`` (even with
+    ``device_put(may_alias=False)``); ``copy`` makes it independent, as state
+    that a step donates must be when ``tree`` lives on.
+    """
+    placed = jax.device_put(tree, NamedSharding(mesh, PartitionSpec()))
+    return jax.tree.map(jnp.copy, placed) if copy else placed
+
+
+def to_one_device(tree: Any) -> Any:
+    """``tree`` on the default device (a replicated array keeps its own copy)."""
+    return jax.device_put(tree, jax.devices()[0])
+
+
+def parallel_grad(objective: Callable[..., Any], mesh: Mesh) -> Callable[..., Any]:
+    """``(params, model_state, x, y, mask, rngs) -> ((loss, (sums, model_state)), grads)``.
+
+    What ``jax.value_and_grad(objective, has_aux=True)`` gives for the whole
+    batch, computed with the batch split across ``mesh``. ``objective`` means
+    its loss over its shard's real rows, so the shard's gradient is weighted
+    by its share of the rows before the sum; sums of losses and metrics add.
+    """
+    rep, split = PartitionSpec(), PartitionSpec(AXIS)
+
+    def shard(params, model_state, x, y, mask, rngs):
+        index = lax.axis_index(AXIS)
+        rngs = {name: jax.random.fold_in(key, index) for name, key in rngs.items()}
+
+        def loss_fn(p):
+            return objective(p, model_state, x, y, mask, train=True, rngs=rngs)
+
+        (loss, (sums, _)), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
+        count = jnp.sum(mask)
+        share = count / jnp.maximum(lax.psum(count, AXIS), 1.0)
+        weighted = lax.psum(jax.tree.map(lambda g: g * share, (loss, grads)), AXIS)
+        return weighted, lax.psum(sums, AXIS)
+
+    mapped = jax.shard_map(
+        shard,
+        mesh=mesh,
+        in_specs=(rep, rep, split, split, split, rep),
+        out_specs=(rep, rep),
+        check_vma=False,  # the outputs are psums: the same on every device
+    )
+
+    def value_and_grad(params, model_state, x, y, mask, rngs):
+        (loss, grads), sums = mapped(params, model_state, x, y, mask, rngs)
+        return (loss, (sums, model_state)), grads
+
+    return value_and_grad
+
+
+def parallel_sums(objective: Callable[..., Any], mesh: Mesh) -> Callable[..., Any]:
+    """``(params, model_state, x, y, mask) -> sums`` in eval mode, split across ``mesh``."""
+    rep, split = PartitionSpec(), PartitionSpec(AXIS)
+
+    def shard(params, model_state, x, y, mask):
+        _, (sums, _) = objective(params, model_state, x, y, mask, train=False)
+        return lax.psum(sums, AXIS)
+
+    return jax.shard_map(
+        shard,
+        mesh=mesh,
+        in_specs=(rep, rep, split, split, split),
+        out_specs=rep,
+        check_vma=False,
+    )
