@@ -119,6 +119,21 @@ def test_fit_on_two_devices_learns_and_returns_variables_on_one():
     assert np.allclose(probs["output"].sum(axis=1), 1.0, atol=1e-5)
 
 
+@two_devices
+def test_bf16_parameters_train_on_two_devices():
+    # the gradients are summed in f32 and come back in the parameters' dtype
+    history = fit(
+        tiny_model(3, activation="softmax"),
+        tiny_dataset(n=256),
+        config(epochs=6, fuse_epochs=True, data_parallel=True, precision=W("bf16"),
+               optimizer=C("adam", (), {"lr": 0.02})),
+        verbose=0,
+    )  # fmt: skip
+    assert history.devices == 2
+    assert history.variables["params"]["dense_0"]["kernel"].dtype == jnp.bfloat16
+    assert history.rows[-1]["accuracy"] > 0.7
+
+
 class InterruptAt(Callback):
     def __init__(self, epoch, step):
         self.epoch, self.step = epoch, step
