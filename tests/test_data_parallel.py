@@ -173,6 +173,7 @@ def test_an_interrupted_run_on_two_devices_resumes_bit_for_bit(tmp_path):
     [
         (dict(batchnorm=True), {}, "batch statistics are per batch, not per shard"),
         ({}, dict(batch=31), "batch 31 does not split over 2 devices"),
+        ({}, dict(batch=14), "into shards of 8 rows or more"),
         ({}, dict(optimizer=W("lbfgs")), "lbfgs needs the whole batch on one device"),
     ],
 )

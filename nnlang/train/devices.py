@@ -36,6 +36,11 @@ from jax.flatten_util import ravel_pytree
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 AXIS = "data"
+# Guards for many-core machines, not measured (this one has two cores): each
+# device holds a copy of the training split, and a shard of a few rows is all
+# overhead. ``use_cpu_cores(n)`` or ``jax_num_cpu_devices`` sets more devices.
+MAX_CPU_DEVICES = 8
+MIN_ROWS = 8
 
 
 def use_cpu_cores(count: int | None = None) -> int | None:
@@ -57,7 +62,7 @@ def use_cpu_cores(count: int | None = None) -> int | None:
         or "xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", "")
     ):
         return None
-    count = count or len(os.sched_getaffinity(0))
+    count = count or min(len(os.sched_getaffinity(0)), MAX_CPU_DEVICES)
     if count < 2:
         return None
     jax.config.update("jax_num_cpu_devices", count)
@@ -65,9 +70,11 @@ def use_cpu_cores(count: int | None = None) -> int | None:
 
 
 def data_mesh(batch: int) -> Mesh | None:
-    """A mesh of the most devices (at least two) that split ``batch`` evenly."""
+    """A mesh of the most devices (at least two) that split ``batch`` evenly
+    into shards of at least MIN_ROWS rows."""
     devices = jax.devices()
-    count = next((n for n in range(len(devices), 1, -1) if batch % n == 0), 1)
+    most = min(len(devices), batch // MIN_ROWS)
+    count = next((n for n in range(most, 1, -1) if batch % n == 0), 1)
     return Mesh(np.array(devices[:count]), (AXIS,)) if count > 1 else None
 
 

@@ -29,7 +29,7 @@ from nnlang.train.config import (
     default_metrics,
     metric_name,
 )
-from nnlang.train.devices import data_mesh, replicate
+from nnlang.train.devices import MIN_ROWS, data_mesh, replicate
 from nnlang.train.losses import get_loss
 from nnlang.train.metrics import Metric, get_metric
 from nnlang.train.model import TrainableModel, activations_of
@@ -113,10 +113,11 @@ def _parallel_mesh(config: TrainConfig, full_batch: bool, model_state: Any,
     mesh = data_mesh(batch)
     if mesh is None:
         count = len(jax.devices())
+        if count == 1:
+            return None, "one device"
         return None, (
-            "one device"
-            if count == 1
-            else f"batch {batch} does not split over {count} devices"
+            f"batch {batch} does not split over {count} devices"
+            f" into shards of {MIN_ROWS} rows or more"
         )
     return mesh, ""
 
