@@ -6,7 +6,7 @@ on a 2-core machine W3 kept one core idle. With one XLA device per core
 (:func:`use_cpu_cores`), :func:`parallel_grad` gives each device its share of
 the batch under ``shard_map`` and sums the gradients (``psum``): W3's fused
 epoch ran 1.6x faster on two devices, W5's 1.2x; W1's MLP ran 0.84x (the
-all-reduce costs more than its 0.7 ms step saves), so ``data_parallel = auto``
+all-reduce costs more than splitting a 0.7 ms step saves), so ``data_parallel = auto``
 measures (:mod:`nnlang.train.fusion`).
 
 Every device holds the whole state and the whole split (replicated); each
@@ -54,10 +54,14 @@ def use_cpu_cores(count: int | None = None) -> int | None:
     Returns:
         The count set, or None when nothing was changed.
     """
-    from jax._src import xla_bridge
+    try:
+        from jax._src import xla_bridge
 
+        started = xla_bridge.backends_are_initialized()
+    except (ImportError, AttributeError):  # pragma: no cover - private API moved
+        started = True  # cannot tell: leave JAX's count alone
     if (
-        xla_bridge.backends_are_initialized()
+        started
         or jax.config.jax_num_cpu_devices != -1
         or "xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", "")
     ):
