@@ -56,7 +56,7 @@ def cache_key(model: Any, params: Any, batch: int, extra: Hashable = ()) -> Hash
     return (name, shapes, jax.default_backend(), batch, extra)
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Form:
     """How epochs run: one compiled loop (``fused``) or a loop of jitted steps,
     on one device or with each batch split across ``devices``."""

@@ -167,16 +167,7 @@ def make_train_body(
     devices (:func:`~nnlang.train.devices.parallel_grad`); the state and the
     data must then be replicated on it.
     """
-    if mesh is None:
-
-        def value_and_grad(params, model_state, x, y, mask, rngs):
-            def loss_fn(p):
-                return objective(p, model_state, x, y, mask, train=True, rngs=rngs)
-
-            return jax.value_and_grad(loss_fn, has_aux=True)(params)
-
-    else:
-        value_and_grad = parallel_grad(objective, mesh)
+    split_grad = parallel_grad(objective, mesh) if mesh is not None else None
 
     def body(carry: Carry, data: Data, order: jax.Array) -> Carry:
         state = carry.state
@@ -188,9 +179,13 @@ def make_train_body(
                 params, state.model_state, x, y, mask, train=True, rngs=rngs
             )
 
-        (loss, (sums, model_state)), grads = value_and_grad(
-            state.params, state.model_state, x, y, mask, rngs
-        )
+        if split_grad is None:
+            grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
+            (loss, (sums, model_state)), grads = grad_fn(state.params)
+        else:
+            (loss, (sums, model_state)), grads = split_grad(
+                state.params, state.model_state, x, y, mask, rngs
+            )
         if full_batch:
             if frozen_labels is not None:
                 grads = zero_frozen(grads, frozen_labels)
