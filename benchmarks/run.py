@@ -11,7 +11,8 @@ first peer of each round rotates so none is always first after another's
 cache-thrashing turn. ``k`` is chosen per workload so a round of peer (a)
 lasts about ``ROUND_S``. Peers whose package or device is missing are skipped
 with a note. ``--device gpu`` runs W4 and W5 at larger batches in bf16 and
-adds model FLOP utilisation (MFU) from ``nnc summary``'s FLOPs.
+adds model FLOP utilisation (MFU) from ``nnc summary``'s FLOPs. A CPU run and
+a GPU run each rewrite only their own section of RESULTS.md.
 
 The full CPU run takes about 15-20 minutes on a quiet 2-core machine;
 ``--quick`` (smaller data, fewer rounds) a few minutes.
@@ -266,11 +267,12 @@ def main(argv: list[str] | None = None) -> int:
     notes += run_notes(results, mode, time.perf_counter() - started)
     command = "python benchmarks/run.py " + shlex.join(sys.argv[1:] if argv is None
                                                        else argv)  # fmt: skip
-    text = report.render(
+    section = report.render_run(
         results, frontend, report.machine(), command.strip(), mode, notes, startup
     )
-    args.out.write_text(text)
-    log(f"wrote {args.out}")
+    existing = args.out.read_text() if args.out.is_file() else None
+    args.out.write_text(report.merge(existing, section))
+    log(f"wrote the {report.section_kind(mode)} section of {args.out}")
     return 0
 
 

@@ -11,6 +11,7 @@ anything.
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +54,34 @@ def test_compiled_step_matches_hand_written_flax(task):
     assert baseline.eval_loss == pytest.approx(ours.eval_loss, rel=1e-4)
     # the three steps trained: the evaluation loss moved off the first one
     assert ours.eval_loss != pytest.approx(ours.train_loss, rel=1e-3)
+
+
+GPU_BF16 = [k for k in KEYS if WORKLOADS[k].sizes.get("gpu", {}).get("precision")]
+
+
+@pytest.mark.jax
+@pytest.mark.slow
+@pytest.mark.parametrize("key", GPU_BF16)
+def test_gpu_sized_bf16_step_matches_hand_written_flax(key):
+    """``--device gpu`` trains W4 and W5 at batch 256 in bf16: like for like
+    there too (checked on the CPU, with fewer rows than a GPU run reads)."""
+    import jax
+    import jax.numpy as jnp
+
+    from benchmarks import parity
+
+    workload = WORKLOADS[key]
+    gpu = {**workload.sizes["gpu"], "rows": "1280"}  # 1,024 training rows
+    task = load_task(replace(workload, sizes={**workload.sizes, "gpu": gpu}), "gpu")
+    assert (task.precision, task.batch) == ("bf16", 256)
+    ours, variables, order = parity.nnc_steps(task, steps=3)
+    dtypes = {leaf.dtype for leaf in jax.tree.leaves(variables["params"])}
+    assert dtypes == {jnp.dtype(jnp.bfloat16)}
+    baseline = parity.flax_steps(task, variables, order, steps=3)
+    assert ours.params == baseline.params == task.params
+    assert baseline.train_loss == pytest.approx(ours.train_loss, rel=1e-3)
+    assert baseline.eval_loss == pytest.approx(ours.eval_loss, rel=1e-3)
+    assert ours.eval_loss != pytest.approx(ours.train_loss, rel=1e-2)
 
 
 @pytest.mark.jax
@@ -174,12 +203,54 @@ def test_report_shows_first_and_second_run_start_up():
     assert [c.strip() for c in row.split("|")[2:5]] == ["6.00", "2.00", "3.00×"]
 
 
+def _section(mode: str, samples: float, **kw) -> str:
+    return report.render_run([_result(nnc=samples, a=1000.0)], None, {"date": mode},
+                             "cmd", mode, **kw)  # fmt: skip
+
+
+def test_a_run_replaces_only_its_own_section_of_results():
+    cpu, gpu = _section("full", 1500.0), _section("gpu", 7000.0)
+    both = report.merge(report.merge(None, cpu), gpu)
+    assert both.index("## CPU run") < both.index("## GPU run")
+    assert "1.50×" in both and "7.00×" in both and "Not run yet" not in both
+    # a new CPU run replaces the old one and keeps the GPU run's tables
+    again = report.merge(both, _section("quick", 1200.0))
+    assert "1.20×" in again and "1.50×" not in again and "7.00×" in again
+    assert again.count("## CPU run") == again.count("## GPU run") == 1
+    # the same GPU run again leaves the file as it was, CPU section included
+    assert report.merge(again, gpu) == again
+
+
+def test_a_section_never_run_says_so_and_how_to_fill_it():
+    only_cpu = report.merge(None, _section("full", 1500.0))
+    gpu_part = only_cpu[only_cpu.index("## GPU run") :]
+    assert "Not run yet" in gpu_part
+    assert "`python benchmarks/run.py --device gpu`" in gpu_part
+    assert "| nnc" not in gpu_part
+    # an old file without section markers is replaced whole
+    replaced = report.merge("# old results\n| nnc | 1 |\n", _section("gpu", 7000.0))
+    assert "old results" not in replaced and "| nnc | 1 |" not in replaced
+
+
+def test_the_gpu_section_has_model_flop_utilisation():
+    result = _result(nnc=7000.0, a=5000.0)
+    result.peer("nnc").mfu = 0.123
+    text = report.render_run([result], None, {"date": "d"}, "cmd", "gpu")
+    head = next(line for line in text.splitlines() if line.startswith("| peer"))
+    nnc_row = next(line for line in text.splitlines() if line.startswith("| nnc"))
+    column = head.split("|").index(" MFU ")
+    assert nnc_row.split("|")[column].strip() == "12.3%"
+    assert " MFU " not in _section("full", 1.0)
+
+
 @pytest.mark.jax
 @pytest.mark.slow
 def test_runner_writes_results_for_an_interleaved_run(tmp_path):
     import subprocess
 
     out = tmp_path / "RESULTS.md"
+    gpu = _section("gpu", 7000.0)
+    out.write_text(report.merge(None, gpu))  # an earlier GPU run's section
     done = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick", "--only",
          "w1", "--peers", "nnc,a,b", "--rounds", "1", "--no-frontend",
@@ -192,3 +263,4 @@ def test_runner_writes_results_for_an_interleaved_run(tmp_path):
     for row in ("| nnc (`fit`", "| (a) Flax+Optax", "| (b) Flax+Optax"):
         assert row in text
     assert "| jax |" in text and "nnc fused its epochs on" in text
+    assert gpu in text and text.count("## CPU run") == 1  # the GPU section is kept
