@@ -236,6 +236,8 @@ def main(argv: list[str] | None = None) -> int:
 
     mode = "gpu" if args.device == "gpu" else ("quick" if args.quick else "full")
     keys = [k for k in args.only.split(",") if k] or list(WORKLOADS)
+    if missing := sorted(set(keys) - set(WORKLOADS)):
+        raise SystemExit(f"unknown workloads {missing}; choose from {list(WORKLOADS)}")
     peers = [p for p in args.peers.split(",") if p]
     unknown = sorted(set(peers) - set(PEERS + EXTRA_PEERS))
     if unknown:
@@ -246,14 +248,28 @@ def main(argv: list[str] | None = None) -> int:
     def log(message: str) -> None:
         print(f"[{time.perf_counter() - started:7.1f} s] {message}", flush=True)
 
+    command = "python benchmarks/run.py " + shlex.join(sys.argv[1:] if argv is None
+                                                       else argv)  # fmt: skip
+    info = report.machine()
+    existing = args.out.read_text() if args.out.is_file() else None
+
+    def write(results: list, notes: list[str], frontend=None, startup=None) -> None:
+        section = report.render_run(
+            results, frontend, info, command.strip(), mode, notes, startup
+        )
+        args.out.write_text(report.merge(existing, section))
+
     results, notes = [], []
-    for key in keys:
+    for i, key in enumerate(keys):
         log(f"{key}: {WORKLOADS[key].title}")
         result, more = bench_workload(key, mode, args.device, peers, rounds, log)
         results.append(result)
         notes += more
+        # an interrupted run (a time limit, Ctrl-C) keeps the workloads it finished
+        write(results, [*notes, f"Partial: the run stopped after {i + 1} of "
+                                f"{len(keys)} workloads."])  # fmt: skip
     frontend = None
-    if not args.no_frontend:
+    if not args.no_frontend and args.device == "cpu":  # the CPU's process start-up
         from benchmarks.frontend import run_frontend
 
         log("front end")
@@ -265,13 +281,7 @@ def main(argv: list[str] | None = None) -> int:
         log("start-up: first and second nnc run")
         startup = run_startup(repeats=1 if mode == "quick" else 3)
     notes += run_notes(results, mode, time.perf_counter() - started)
-    command = "python benchmarks/run.py " + shlex.join(sys.argv[1:] if argv is None
-                                                       else argv)  # fmt: skip
-    section = report.render_run(
-        results, frontend, report.machine(), command.strip(), mode, notes, startup
-    )
-    existing = args.out.read_text() if args.out.is_file() else None
-    args.out.write_text(report.merge(existing, section))
+    write(results, notes, frontend, startup)
     log(f"wrote the {report.section_kind(mode)} section of {args.out}")
     return 0
 
@@ -295,6 +305,10 @@ def run_notes(results: list, mode: str, seconds: float) -> list[str]:
         + " (data_parallel = auto measures that too; the other peers run on one"
         " device, PyTorch on its intra-op threads)."
     )
+    if mode == "gpu":
+        notes.append(
+            "The front end and the start-up of `nnc run` are timed in the CPU run."
+        )
     if mode == "quick":
         notes.append(
             "Quick mode: smaller W3-W5 data and 3 timed rounds; a first look, "

@@ -264,3 +264,31 @@ def test_runner_writes_results_for_an_interleaved_run(tmp_path):
         assert row in text
     assert "| jax |" in text and "nnc fused its epochs on" in text
     assert gpu in text and text.count("## CPU run") == 1  # the GPU section is kept
+    assert "Partial" not in text
+
+
+@pytest.mark.jax
+@pytest.mark.slow
+def test_an_interrupted_run_keeps_the_workloads_it_finished(tmp_path):
+    import signal
+    import subprocess
+
+    out = tmp_path / "RESULTS.md"
+    run = subprocess.Popen(
+        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick", "--only",
+         "w1,w2", "--peers", "nnc,a", "--rounds", "1", "--no-frontend",
+         "--no-startup", "--out", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
+    )  # fmt: skip
+    try:
+        for line in run.stdout:  # W1 is written before W2 starts
+            if line.split("] ", 1)[-1].startswith("w2:"):
+                break
+        run.send_signal(signal.SIGINT)
+        run.wait(timeout=120)
+    finally:
+        run.kill()
+    text = out.read_text()
+    assert "#### W1" in text and "#### W2" not in text
+    assert "Partial: the run stopped after 1 of 2 workloads." in text
+    assert "## GPU run" in text  # the other section, as before
