@@ -656,6 +656,40 @@ def test_layer(layer: str, shape, reference) -> None:
     np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-5)
 
 
+# What an accelerator's lowering picks (conv_strategy, pool_strategy, rnn hoist
+# and remat on a non-CPU backend), forced here, so the GPU path is checked too.
+ACCELERATOR_TUNING = {"conv": "xla", "pool": "xla", "rnn_hoist": "1", "rnn_remat": "0"}
+ACCELERATOR_CASES = [
+    case for case in CASES if case[0].startswith(("conv", "depthwise", "separable",
+                                                  "maxpool", "rnn", "lstm", "gru",
+                                                  "bidirectional"))
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("layer", "shape", "reference"),
+    ACCELERATOR_CASES,
+    ids=map(case_id, ACCELERATOR_CASES),
+)
+def test_layer_with_an_accelerators_lowering(layer: str, shape, reference, monkeypatch):
+    from nnlang.layers import flaxops
+
+    for key, value in ACCELERATOR_TUNING.items():
+        monkeypatch.setitem(flaxops.TUNING, key, value)
+    model = compile_source(model_source(layer, shape))
+    inputs = make_inputs(model)
+    node = model.graph.node(model.graph.outputs["output"])
+    variables = known_values(
+        jax.eval_shape(lambda xs: model.init(jax.random.key(0), xs), inputs)
+    )
+    p = {
+        k: v for tree in variables.values() for k, v in tree.get(node.name, {}).items()
+    }
+    got = jax.jit(model.predict)(variables, inputs)["output"]
+    want = jax.jit(reference)(p, *(inputs[n] for n in model.input_names))
+    np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-5)
+
+
 # ---------------------------------------------------------------- training vs evaluation
 
 
