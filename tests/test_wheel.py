@@ -7,7 +7,8 @@ and parses and checks a spec from a directory outside the repository with that
 venv's python, making sure the wheel's nnlang is the one imported.
 
 The venv uses ``--system-site-packages`` so lark, numpy and friends come from
-the running interpreter instead of being downloaded; building the wheel needs
+the running interpreter instead of being downloaded (a .pth file adds them when
+the tests themselves run in a venv); building the wheel needs
 pip's isolated build environment (hatchling), as any ``pip wheel .`` does.
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import site
 import subprocess
 import sys
 import zipfile
@@ -96,6 +98,17 @@ def test_installed_wheel_parses_and_checks_outside_the_repo(
         cwd=tmp_path,
     )
     python = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    if sys.prefix != sys.base_prefix:
+        # pytest runs in a venv: --system-site-packages shows the base
+        # interpreter's packages, not this venv's lark and numpy; add ours by a
+        # .pth file (after the new venv's own, so the wheel's nnlang still wins)
+        purelib = _run(
+            [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            cwd=tmp_path,
+        ).stdout.strip()
+        (Path(purelib) / "_outer_site.pth").write_text(
+            "\n".join(site.getsitepackages()) + "\n", encoding="utf-8"
+        )
     _run(
         [
             python,
