@@ -79,9 +79,11 @@ def test_gpu_sized_bf16_step_matches_hand_written_flax(key):
     assert dtypes == {jnp.dtype(jnp.bfloat16)}
     baseline = parity.flax_steps(task, variables, order, steps=3)
     assert ours.params == baseline.params == task.params
-    assert baseline.train_loss == pytest.approx(ours.train_loss, rel=1e-3)
-    assert baseline.eval_loss == pytest.approx(ours.eval_loss, rel=1e-3)
-    assert ours.eval_loss != pytest.approx(ours.train_loss, rel=1e-2)
+    # bfloat16 keeps 8 bits of mantissa, and the two programs round at different
+    # points (which moves with XLA's fusions: 0.2% on W5 under jax 0.11.2)
+    assert baseline.train_loss == pytest.approx(ours.train_loss, rel=1e-2)
+    assert baseline.eval_loss == pytest.approx(ours.eval_loss, rel=1e-2)
+    assert ours.eval_loss != pytest.approx(ours.train_loss, rel=3e-2)
 
 
 @pytest.mark.jax
