@@ -1,7 +1,8 @@
 """RESULTS.md: the machine, the versions, the tables and the targets.
 
-Everything in the file comes from one run of ``benchmarks/run.py``; ratios
-are against peer (a) of the same workload in the same run.
+The file has a CPU section and a GPU section; each comes from one run of
+``benchmarks/run.py``, which rewrites only its own (:func:`merge`). Ratios are
+against peer (a) of the same workload in the same run.
 """
 
 from __future__ import annotations
@@ -226,10 +227,7 @@ def merge(existing: str | None, section: str) -> str:
 
 def _not_run(kind: str) -> str:
     command = "python benchmarks/run.py" + (" --device gpu" if kind == "gpu" else "")
-    return (
-        f"## {kind.upper()} run\n\nNot run yet on this code: no {kind.upper()} "
-        f"machine was available. `{command}` writes this section.\n"
-    )
+    return f"## {kind.upper()} run\n\nNot run yet: `{command}` writes this section.\n"
 
 
 def render(
