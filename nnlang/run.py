@@ -263,6 +263,8 @@ def run_file(path: str | Path, *, train: str | None = None,
 
     path = Path(path)
     prepared = prepare(path, train=train, overrides=overrides, epochs=epochs, seed=seed)
+    if resume is not None:
+        check_resumable(Path(resume), path, prepared)
     if is_gan(prepared.spec.settings):
         from nnlang.run_gan import run_gan
 
@@ -290,6 +292,57 @@ def run_file(path: str | Path, *, train: str | None = None,
 
     write_reports(RunContext(prepared, model, history, run_dir, verbose))
     return history, run_dir
+
+
+def check_resumable(run_dir: Path, path: Path, prepared: Prepared) -> None:
+    """``--resume run_dir`` for ``path``: a user mistake raises a diagnostic here,
+    before training, instead of failing inside the checkpoint restore."""
+    from nnlang.train.checkpoint import has_checkpoint
+
+    settings = _run_settings(run_dir)
+    source, train = settings.get("source"), settings.get("train")
+    if (source, train) != (path.name, prepared.spec.name):
+        raise NnError(error(
+            "file", f"'{run_dir}' is a run of train '{train}' in {source}, not of "
+                    f"train '{prepared.spec.name}' in {path.name}",
+            hint=f"resume it with its own file: nnc run {source} --resume {run_dir}"))
+    if not has_checkpoint(run_dir):
+        raise NnError(error(
+            "file", f"'{run_dir}' has no checkpoint to resume: the run stopped "
+                    "before it saved one", hint="start it again without --resume"))
+    models = [(run_dir, prepared.graph)]
+    if settings.get("discriminator"):  # a GAN run keeps its second model's summary
+        name = settings["discriminator"]
+        models.append((run_dir / name, prepared.program.models.get(name)))
+    for folder, graph in models:
+        change = graph is not None and _model_change(folder / "summary.json", graph)
+        if change:
+            raise NnError(error(
+                "file", f"model '{graph.name}' changed since the run in '{run_dir}' "
+                        f"started: {change}; its checkpoint does not fit it",
+                hint=f"resume with the file as it ran (a copy is in '{run_dir}'), "
+                     "or start a new run"))
+
+
+def _model_change(summary_file: Path, graph: Graph) -> str | None:
+    """The first layer whose name, output shape or parameter count differs from
+    the run's ``summary.json``; None when they agree (or there is none)."""
+    from nnlang.summary import summarize
+
+    if not summary_file.is_file():
+        return None
+    def rows(layers):
+        return [(r["name"], r["shape"], r["trainable"], r["non_trainable"])
+                for r in layers]
+    was = rows(json.loads(summary_file.read_text())["layers"])
+    now = rows(summarize(graph).to_json()["layers"])
+    for old, new in zip(was, now, strict=False):
+        if old != new:
+            return (f"layer {new[0]} is {new[1]} with {new[2] + new[3]:,} parameters, "
+                    f"was {old[0]} {old[1]} with {old[2] + old[3]:,}")
+    if len(was) != len(now):
+        return f"it has {len(now)} layers, was {len(was)}"
+    return None
 
 
 PREPROCESS = "preprocess.npz"

@@ -92,6 +92,39 @@ def test_resume_continues_as_if_never_stopped(mlp_file: Path, tmp_path: Path) ->
         (straight / "metrics.json").read_text())
 
 
+def test_resuming_the_wrong_directory_is_a_user_error_that_changes_nothing(
+        mlp_file: Path, tmp_path: Path) -> None:  # fmt: skip
+    ran = tmp_path / "ran"
+    assert nnc("run", str(mlp_file), "--out", str(ran), "--quiet", "--epochs", "1"
+               ).returncode == 0  # fmt: skip
+    before = {p: p.read_bytes() for p in ran.rglob("*") if p.is_file()}
+    no_checkpoint = tmp_path / "no_checkpoint"  # stopped before its first save
+    no_checkpoint.mkdir()
+    for name in ("run.json", "summary.json"):
+        (no_checkpoint / name).write_bytes((ran / name).read_bytes())
+    other = tmp_path / "other.nn"
+    other.write_text(MLP)
+    wider = tmp_path / "wider" / "mlp.nn"  # the same file name, the model edited
+    wider.parent.mkdir()
+    wider.write_text(MLP.replace("dense(32, act=relu)", "dense(48, act=relu)"))
+    cases = [
+        (mlp_file, tmp_path / "missing", "is not a run directory (no run.json)"),
+        (mlp_file, no_checkpoint, "has no checkpoint to resume"),
+        (other, ran, "is a run of train 'mlp' in mlp.nn, not of train 'mlp' in "
+                     "other.nn"),
+        (wider, ran, "model 'mlp' changed since the run in"),
+    ]  # fmt: skip
+    for source, folder, message in cases:
+        run = nnc("run", str(source), "--resume", str(folder), "--quiet")
+        assert run.returncode == 1, (folder, run.stderr)
+        assert message in run.stderr and "[file]" in run.stderr
+        assert "internal error" not in run.stderr and "Traceback" not in run.stderr
+    assert "layer dense_0 is [48] with 3,120 parameters, was dense_0 [32] with " \
+        "2,080" in run.stderr  # fmt: skip
+    assert not (tmp_path / "missing").exists()
+    assert {p: p.read_bytes() for p in ran.rglob("*") if p.is_file()} == before
+
+
 def test_diverging_run_stops_with_epoch_and_step(mlp_file: Path, tmp_path: Path) -> None:
     run = nnc("run", str(mlp_file), "--out", str(tmp_path / "nan"), "--quiet",
               "--set", "optimizer=sgd(lr=1e30)")
