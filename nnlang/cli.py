@@ -52,6 +52,17 @@ class _Usage(Exception):
     pass
 
 
+def _epochs(text: str) -> int:
+    """``--epochs``: a whole number, 0 or more (0 trains nothing)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number; got '{text}'") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more; got {value}")
+    return value
+
+
 def _report(result, fmt: str = "text") -> None:
     diags = result.sorted_diagnostics()
     if fmt == "json":
@@ -170,6 +181,9 @@ def cmd_run(args) -> int:
 
     if not Path(args.file).is_file():
         raise _Usage(f"no such file: '{args.file}'")
+    if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
+        raise _Usage(f"--out {args.out}: a file of that name is in the way of the run "
+                     "directory")
     try:
         history, run_dir = run_file(
             args.file, train=args.train, overrides=_overrides(args.set), epochs=args.epochs,
@@ -316,7 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="train and evaluate a model from its train block")
     p.add_argument("file")
     p.add_argument("--train", help="which train block (by its name); default the first")
-    p.add_argument("--epochs", type=int, help="override the number of epochs")
+    p.add_argument("--epochs", type=_epochs, help="override the number of epochs")
     p.add_argument("--seed", type=int, help="override the seed")
     p.add_argument("--out", help="run directory (default runs/FILE-TRAIN-TIME)")
     p.add_argument("--resume", metavar="DIR", help="continue an interrupted run")

@@ -392,6 +392,25 @@ def load_inputs(path: Path, graph: Graph) -> dict[str, Any]:
     return arrays
 
 
+def _check_example_size(path: Path, name: str, x, want) -> None:
+    """Each example (a row of ``x``) must hold as many values as input ``name``."""
+    import math
+
+    if any(d is None for d in want):
+        return
+    size = math.prod(want)
+    got = math.prod(x.shape[1:]) if x.ndim > 1 else 1
+    if x.ndim > 0 and got == size:
+        return
+    shape = ", ".join(map(str, want))
+    single = x.size == size  # one example without its batch axis
+    raise NnError(error(
+        "data-mismatch", f"'{path}' holds {len(x) if x.ndim else 1} example(s) of "
+                         f"{got} value(s); input '{name}' is [{shape}], {size} values",
+        hint="add a first axis for one example: np.save(path, x[None])" if single
+        else "one example per row (.csv), or along the first axis (.npy, .npz)"))
+
+
 def predict_file(path: str | Path, run_dir: str | Path, inputs_path: str | Path,
                  out: str | Path | None = None) -> Path:
     """Predictions of a trained run for the examples in ``inputs_path``."""
@@ -411,6 +430,7 @@ def predict_file(path: str | Path, run_dir: str | Path, inputs_path: str | Path,
     prep = dict(np.load(run_dir / PREPROCESS)) if (run_dir / PREPROCESS).is_file() else {}
     for name, x in arrays.items():
         x = np.asarray(x, dtype=np.float32) if not np.issubdtype(x.dtype, np.integer) else x
+        _check_example_size(Path(inputs_path), name, x, model.input_shapes[name])
         if "x_mean" in prep and np.issubdtype(x.dtype, np.floating):
             x = (x.reshape(len(x), -1) - prep["x_mean"].reshape(-1)) / prep["x_std"].reshape(-1)
         want = model.input_shapes[name]

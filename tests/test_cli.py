@@ -67,6 +67,9 @@ def test_errors_in_one_of_several_files_exit_1(nnc) -> None:
         pytest.param(("check", "--format", "yaml", CLEAN), id="bad-format"),
         pytest.param(("check", CLEAN, "--set", "width"), id="set-without-value"),
         pytest.param(("frobnicate", CLEAN), id="unknown-command"),
+        pytest.param(("run", CLEAN, "--epochs", "-1"), id="negative-epochs"),
+        pytest.param(("run", CLEAN, "--epochs", "two"), id="epochs-not-a-number"),
+        pytest.param(("run", CLEAN, "--out", CLEAN), id="out-is-a-file"),
     ],
 )
 def test_usage_errors_exit_2(nnc, args) -> None:

@@ -173,6 +173,25 @@ def test_eval_and_predict_use_the_trained_run(mlp_file: Path, tmp_path: Path) ->
     assert (table[:, 0] == digits.target[:200]).mean() > 0.85
 
 
+def test_predicting_examples_of_the_wrong_size_is_a_user_error(mlp_file: Path,
+                                                              tmp_path: Path) -> None:  # fmt: skip
+    out = tmp_path / "run"
+    assert nnc("run", str(mlp_file), "--out", str(out), "--quiet", "--epochs", "1"
+               ).returncode == 0  # fmt: skip
+    cases = {
+        "narrow.npy": (np.zeros((3, 5)), "holds 3 example(s) of 5 value(s); input "
+                                         "'pixels' is [64], 64 values"),
+        "one.npy": (np.zeros(64), "add a first axis for one example"),
+    }  # fmt: skip
+    for name, (array, message) in cases.items():
+        np.save(tmp_path / name, array)
+        run = nnc("predict", str(mlp_file), "--run", str(out), str(tmp_path / name))
+        assert run.returncode == 1, run.stderr
+        assert message in run.stderr and "[data-mismatch]" in run.stderr
+        assert "internal error" not in run.stderr
+    assert not (out / "predictions.csv").exists()
+
+
 def test_python_api_init_apply_fit_predict(mlp_file: Path) -> None:
     import jax
 
