@@ -551,6 +551,20 @@ BAD_CALLS = [
 ]
 
 
+def test_a_missing_file_suggests_a_file_of_its_kind_with_a_close_name(tmp_path):
+    from nnlang.data.registry import resolve_path
+
+    for name in ("sensor.nn", "text.csv", "sensors.csv"):
+        (tmp_path / name).write_text("a\n1\n")
+    with pytest.raises(DataError) as caught:
+        resolve_path("sensor.csv", tmp_path, "path")
+    assert caught.value.hint == "did you mean 'sensors.csv'?"
+    (tmp_path / "sensors.csv").unlink()  # not the .nn, nor text.csv for its suffix
+    with pytest.raises(DataError) as caught:
+        resolve_path("sensor.csv", tmp_path, "path")
+    assert caught.value.hint is None
+
+
 @pytest.mark.parametrize("name, args, kwargs, arg, words", BAD_CALLS)
 def test_bad_arguments(tmp_path, name, args, kwargs, arg, words):
     (tmp_path / "reviews.txt").write_text("a\tb\n")

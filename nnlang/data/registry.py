@@ -448,8 +448,14 @@ def resolve_path(written: str, base_dir: Path, arg: str) -> Path:
         return path
     if path.is_dir():
         raise DataError(f"'{written}' is a folder, not a file", arg=arg)
-    siblings = [p.name for p in path.parent.iterdir()] if path.parent.is_dir() else []
-    close = difflib.get_close_matches(path.name, siblings, n=1)
+    # files of the same kind, compared by stem: a missing 'nope.csv' is neither
+    # the 'nope.nn' beside it nor 'text.csv' (the shared suffix made them close)
+    siblings = {
+        p.stem: p.name
+        for p in (path.parent.iterdir() if path.parent.is_dir() else ())
+        if p.is_file() and p.suffix.lower() == path.suffix.lower()
+    }
+    close = [siblings[s] for s in difflib.get_close_matches(path.stem, siblings, n=1)]
     raise DataError(
         f"no such file: '{written}' (looked in {path.parent})",
         arg=arg,
