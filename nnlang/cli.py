@@ -287,6 +287,25 @@ def load_plugins(paths: Sequence[str]) -> None:
             runpy.run_path(path, run_name=f"nnlang_plugin_{Path(path).stem}")
         except (ValueError, TypeError) as exc:  # register_layer refused the entry
             raise _Usage(f"plugin {path}: {exc}") from None
+        except Exception as exc:  # noqa: BLE001 - the plugin's own bug, not nnc's
+            raise _PluginFailed(path, exc) from None
+
+
+class _PluginFailed(Exception):
+    """A plugin file raised while it ran: the user's code, shown as Python shows it."""
+
+    def __init__(self, path: str, exc: Exception):
+        super().__init__(path)
+        self.path, self.exc = path, exc
+
+    def render(self) -> str:
+        frames = traceback.extract_tb(self.exc.__traceback__)
+        mine = Path(self.path).resolve()
+        first = next((i for i, f in enumerate(frames)
+                      if Path(f.filename).resolve() == mine), len(frames))
+        return "".join([f"nnc: error: plugin {self.path} failed while loading\n",
+                        *traceback.format_list(frames[first:]),
+                        *traceback.format_exception_only(self.exc)]).rstrip()
 
 
 def _add_set(p: argparse.ArgumentParser) -> None:
@@ -371,6 +390,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.handler(args)
     except _Usage as exc:
         return _usage_error(str(exc))
+    except _PluginFailed as exc:
+        print(exc.render(), file=sys.stderr)
+        return EXIT_ERRORS
     except NnError as exc:  # a user mistake found past the front end (data, config)
         print(render_all(exc.diagnostics, _sources_of(exc.diagnostics)), file=sys.stderr)
         return EXIT_ERRORS

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 PLUGIN = '''
@@ -57,6 +59,27 @@ def test_plugin_cannot_replace_a_builtin(tmp_path: Path) -> None:
     (tmp_path / "m.nn").write_text(SOURCE)
     run = nnc("--plugin", "p.py", "check", "m.nn", cwd=tmp_path)
     assert run.returncode == 2 and "built-in layer" in run.stderr
+
+
+@pytest.mark.parametrize(
+    ("code", "shown"),
+    [
+        ("def (\n", ['File "p.py", line 1', "SyntaxError: invalid syntax"]),
+        ("import helper\n", ['File "p.py", line 1, in <module>', "helper.py\", line 2",
+                             "ZeroDivisionError: division by zero"]),
+    ],
+    ids=["syntax-error", "raises-in-an-import"],
+)  # fmt: skip
+def test_a_failing_plugin_shows_its_own_traceback_not_an_internal_error(
+        tmp_path: Path, code: str, shown: list[str]) -> None:  # fmt: skip
+    (tmp_path / "p.py").write_text(code)
+    (tmp_path / "helper.py").write_text("x = 1\nx = x / 0\n")
+    (tmp_path / "m.nn").write_text(SOURCE)
+    run = nnc("--plugin", "p.py", "check", "m.nn", cwd=tmp_path)
+    assert run.returncode == 1, run.stderr  # an error in the user's files
+    assert run.stderr.startswith("nnc: error: plugin p.py failed while loading\n")
+    assert all(line in run.stderr for line in shown), run.stderr
+    assert "internal error" not in run.stderr and "runpy" not in run.stderr
 
 
 def test_plugin_layer_trains(tmp_path: Path) -> None:
