@@ -108,10 +108,33 @@ class Model:
         return None
 
     def _as_dict(self, inputs) -> dict[str, Any]:
-        if isinstance(inputs, Mapping):
-            return dict(inputs)
-        (name,) = self.graph.inputs
-        return {name: inputs}
+        """``inputs`` keyed by input name, each checked to be a batch of examples of
+        the input's shape: a clear ValueError here, not Flax's shape error inside."""
+        names = list(self.graph.inputs)
+        if not isinstance(inputs, Mapping):
+            if len(names) != 1:
+                raise ValueError(f"model '{self.name}' has inputs {', '.join(names)}: "
+                                 "pass a dict keyed by input name")
+            inputs = {names[0]: inputs}
+        unknown = [k for k in inputs if k not in self.graph.inputs]
+        missing = [k for k in names if k not in inputs]
+        if unknown or missing:
+            hint = did_you_mean(unknown[0], names) if unknown else None
+            raise KeyError(f"model '{self.name}' takes inputs {', '.join(names)}; got "
+                           f"{', '.join(map(str, inputs)) or 'none'}"
+                           + (f"; {hint}" if hint else ""))
+        shapes = self.compiled().input_shapes
+        for name, x in inputs.items():
+            want, got = shapes[name], tuple(getattr(x, "shape", ()))
+            if len(got) != len(want) + 1 or any(
+                w is not None and g != w for g, w in zip(got[1:], want, strict=True)
+            ):
+                shown = ", ".join("?" if d is None else str(d) for d in want)
+                raise ValueError(
+                    f"input '{name}' of model '{self.name}' takes a batch of examples "
+                    f"of shape [{shown}], an array of shape (batch, {shown}); got "
+                    f"shape {got}")
+        return dict(inputs)
 
 
 @dataclass(eq=False)
@@ -131,7 +154,9 @@ class Program:
         if name is None:
             name = next(iter(self.ir.models))
         if name not in self.ir.models:
-            raise KeyError(f"no model '{name}'; {did_you_mean(name, self.ir.models) or ''}")
+            hint = did_you_mean(name, self.ir.models)
+            raise KeyError(f"no model '{name}' in {self.path}; models: "
+                           f"{', '.join(self.ir.models)}" + (f"; {hint}" if hint else ""))
         return Model(self.ir.models[name], self)
 
 

@@ -209,6 +209,30 @@ def test_python_api_init_apply_fit_predict(mlp_file: Path) -> None:
     assert np.allclose(np.asarray(probs).sum(-1), 1, atol=1e-5)
 
 
+def test_python_api_names_what_it_wants_for_wrong_inputs_and_models(mlp_file: Path) -> None:
+    import jax
+
+    import nnlang
+
+    program = nnlang.load(mlp_file)
+    with pytest.raises(KeyError, match="no model 'mpl' .*; models: mlp; did you mean 'mlp'"):
+        program.model("mpl")
+    model = program.model("mlp")
+    variables = model.init(jax.random.key(0))
+    wrong = {
+        "examples of shape \\[64\\], an array of shape \\(batch, 64\\); got shape "
+        "\\(3, 5\\)": np.zeros((3, 5), np.float32),
+        "got shape \\(64,\\)": np.zeros(64, np.float32),  # one example, no batch axis
+    }
+    for message, x in wrong.items():
+        with pytest.raises(ValueError, match=message):
+            model.apply(variables, x)
+        with pytest.raises(ValueError, match=message):
+            model.predict(variables, x)
+    with pytest.raises(KeyError, match="takes inputs pixels; got pixel; did you mean"):
+        model.apply(variables, {"pixel": np.zeros((3, 64), np.float32)})
+
+
 def test_ctrl_c_saves_a_checkpoint_and_resume_finishes_the_same(mlp_file: Path,
                                                                 tmp_path: Path) -> None:
     import signal
