@@ -48,7 +48,7 @@ for name in ("jax", "jaxlib", "flax", "optax", "lark", "keras", "torch", "numpy"
     except md.PackageNotFoundError:
         print(f"  {name}: not installed")
 EOF
-    timeout --signal=INT "${GPU_BENCH_S:-480}" "$PY" benchmarks/run.py --device gpu \
+    timeout "${GPU_BENCH_S:-480}" "$PY" benchmarks/run.py --device gpu \
         --only w4,w5,w3,w2,w1 --out "$out/RESULTS.md" "${@:3}" 2>&1 | tee "$out/gpu.log"
     ;;
 *)

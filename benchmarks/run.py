@@ -257,7 +257,10 @@ def main(argv: list[str] | None = None) -> int:
         section = report.render_run(
             results, frontend, info, command.strip(), mode, notes, startup
         )
-        args.out.write_text(report.merge(existing, section))
+        # whole or not at all: a run killed while writing keeps the last file
+        partial = args.out.with_name(args.out.name + ".partial")
+        partial.write_text(report.merge(existing, section))
+        partial.replace(args.out)
 
     results, notes = [], []
     for i, key in enumerate(keys):
@@ -265,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
         result, more = bench_workload(key, mode, args.device, peers, rounds, log)
         results.append(result)
         notes += more
-        # an interrupted run (a time limit, Ctrl-C) keeps the workloads it finished
+        # a run cut short (a time limit, Ctrl-C) keeps the workloads it finished
         write(results, [*notes, f"Partial: the run stopped after {i + 1} of "
                                 f"{len(keys)} workloads."])  # fmt: skip
     frontend = None

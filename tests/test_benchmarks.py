@@ -286,7 +286,7 @@ def test_an_interrupted_run_keeps_the_workloads_it_finished(tmp_path):
         for line in run.stdout:  # W1 is written before W2 starts
             if line.split("] ", 1)[-1].startswith("w2:"):
                 break
-        run.send_signal(signal.SIGINT)
+        run.send_signal(signal.SIGTERM)  # as `timeout` stops a run: at once
         run.wait(timeout=120)
     finally:
         run.kill()
