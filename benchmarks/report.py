@@ -230,21 +230,6 @@ def _not_run(kind: str) -> str:
     return f"## {kind.upper()} run\n\nNot run yet: `{command}` writes this section.\n"
 
 
-def render(
-    results: Sequence[WorkloadResult],
-    frontend: Sequence | None,
-    info: dict[str, str],
-    command: str,
-    mode: str,
-    notes: Sequence[str] = (),
-    startup: Sequence | None = None,
-) -> str:
-    """RESULTS.md holding only this run (see :func:`merge` to keep the other)."""
-    return merge(
-        None, render_run(results, frontend, info, command, mode, notes, startup)
-    )
-
-
 def render_run(
     results: Sequence[WorkloadResult],
     frontend: Sequence | None,

@@ -152,8 +152,13 @@ def _result(**speeds: float) -> report.WorkloadResult:
     return result
 
 
+def render(*args, **kwargs) -> str:
+    """RESULTS.md holding only this run."""
+    return report.merge(None, report.render_run(*args, **kwargs))
+
+
 def test_report_gives_ratios_to_the_baseline_and_judges_targets():
-    text = report.render(
+    text = render(
         [_result(nnc=1500.0, a=1000.0, b=1250.0, c=1000.0)],
         None,
         {"date": "today", "cpu": "test"},
@@ -171,9 +176,7 @@ def test_report_gives_ratios_to_the_baseline_and_judges_targets():
 
 
 def test_report_fails_a_missed_target():
-    text = report.render(
-        [_result(nnc=900.0, a=1000.0)], None, {"date": "d"}, "cmd", "full"
-    )
+    text = render([_result(nnc=900.0, a=1000.0)], None, {"date": "d"}, "cmd", "full")
     targets = next(line for line in text.splitlines() if line.startswith("| w1 |"))
     assert targets.split("|")[2].strip() == "❌ 0.90×"
 
@@ -184,7 +187,7 @@ def test_report_gives_the_range_of_round_by_round_ratios():
     nnc.round_s = [1.0, 0.8, 1.25]  # seconds a round: the machine slowed, then not
     base.round_s = [1.1, 1.0, 1.3]
     assert report.round_ratios(nnc, base) == pytest.approx([1.1, 1.25, 1.04])
-    text = report.render([result], None, {"date": "d"}, "cmd", "full")
+    text = render([result], None, {"date": "d"}, "cmd", "full")
     nnc_row = next(line for line in text.splitlines() if line.startswith("| nnc"))
     assert "1.20× (1.04–1.25)" in nnc_row
     targets = next(line for line in text.splitlines() if line.startswith("| w1 |"))
@@ -199,7 +202,7 @@ def test_report_shows_first_and_second_run_start_up():
     from benchmarks.startup import StartupTiming
 
     timing = StartupTiming("nnc run w1_mlp.nn --epochs 1", 6.0, 2.0, 3)
-    text = report.render([_result(nnc=1.0, a=1.0)], None, {"date": "d"}, "cmd", "full",
+    text = render([_result(nnc=1.0, a=1.0)], None, {"date": "d"}, "cmd", "full",
                          startup=[timing])  # fmt: skip
     row = next(line for line in text.splitlines() if "w1_mlp.nn --epochs 1" in line)
     assert [c.strip() for c in row.split("|")[2:5]] == ["6.00", "2.00", "3.00×"]
