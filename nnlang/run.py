@@ -331,11 +331,11 @@ def _model_change(summary_file: Path, graph: Graph) -> str | None:
 
     if not summary_file.is_file():
         return None
-    def rows(layers):
-        return [(r["name"], r["shape"], r["trainable"], r["non_trainable"])
-                for r in layers]
-    was = rows(json.loads(summary_file.read_text())["layers"])
-    now = rows(summarize(graph).to_json()["layers"])
+    was, now = (
+        [(r["name"], r["shape"], r["trainable"], r["non_trainable"]) for r in layers]
+        for layers in (json.loads(summary_file.read_text())["layers"],
+                       summarize(graph).to_json()["layers"])
+    )
     for old, new in zip(was, now, strict=False):
         if old != new:
             return (f"layer {new[0]} is {new[1]} with {new[2] + new[3]:,} parameters, "
