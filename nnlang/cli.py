@@ -93,6 +93,9 @@ def _checked_program(args):
 
 
 def _select_models(program, name: str | None):
+    if not program.models:  # a library of blocks: valid, nothing to show (--json: [])
+        print(f"nnc: {program.path} defines no model, only blocks, consts or imports",
+              file=sys.stderr)
     if name is None:
         return list(program.models.values())
     if name not in program.models:
@@ -137,7 +140,7 @@ def cmd_summary(args) -> int:
     summaries = [summarize(g) for g in _select_models(program, args.model)]
     if args.json:
         print(summaries_to_json(summaries))
-    else:
+    elif summaries:
         print("\n\n".join(format_summary(s) for s in summaries))
     return EXIT_OK
 
@@ -153,7 +156,7 @@ def cmd_ir(args) -> int:
         import json
 
         print(json.dumps([graph_to_json(g) for g in graphs], indent=2))
-    else:
+    elif graphs:
         print("\n\n".join(format_graph(g) for g in graphs))
     return EXIT_OK
 

@@ -79,6 +79,13 @@ def test_usage_errors_exit_2(nnc, args) -> None:
     assert run.stderr.strip(), "a usage error must say what is wrong"
 
 
+@pytest.mark.parametrize("command", ["summary", "ir", "graph"])
+def test_a_file_without_a_model_says_so_and_is_not_an_error(nnc, command) -> None:
+    run = nnc(command, "specs/valid/blocks.nn")
+    assert run.returncode == 0 and run.stdout == ""
+    assert "defines no model, only blocks, consts or imports" in run.stderr
+
+
 def test_missing_file_is_named(nnc) -> None:
     run = nnc("check", "specs/does_not_exist.nn")
     assert "specs/does_not_exist.nn" in run.stderr
