@@ -393,13 +393,12 @@ def load_inputs(path: Path, graph: Graph) -> dict[str, Any]:
 
 
 def _check_example_size(path: Path, name: str, x, want) -> None:
-    """Each example (a row of ``x``) must hold as many values as input ``name``."""
-    import math
-
+    """Each example (a row of ``x``) must hold as many values as input ``name``
+    (the element-count rule of :func:`check_data_fits`)."""
     if any(d is None for d in want):
         return
-    size = math.prod(want)
-    got = math.prod(x.shape[1:]) if x.ndim > 1 else 1
+    size = _size(want)
+    got = _size(x.shape[1:])
     if x.ndim > 0 and got == size:
         return
     shape = ", ".join(map(str, want))
