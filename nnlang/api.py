@@ -29,7 +29,8 @@ from typing import Any
 
 from nnlang.check import CheckResult
 from nnlang.diagnostics import NnError, did_you_mean, error
-from nnlang.ir import Graph, Program as _IRProgram
+from nnlang.ir import Graph
+from nnlang.ir import Program as _IRProgram
 from nnlang.summary import Summary, summarize
 
 

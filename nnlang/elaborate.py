@@ -25,7 +25,14 @@ from nnlang.ir import INPUT_OP, Graph, Program, TrainSpec
 from nnlang.layers import LAYERS, lookup
 from nnlang.layers.base import ArgError, bind_args
 from nnlang.program import (
-    Context, ElabError, Loader, ModuleEnv, callee_name, evaluate, fail, known_value_names,
+    Context,
+    ElabError,
+    Loader,
+    ModuleEnv,
+    callee_name,
+    evaluate,
+    fail,
+    known_value_names,
     parse_override,
 )
 from nnlang.source import Source, Span
