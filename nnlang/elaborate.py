@@ -4,7 +4,8 @@ Blocks are inlined, ``repeat``/``for``/``if`` unrolled at compile time, tuple
 flows and bindings resolved, and every layer gets a stable hierarchical name
 (``conv_bn_1/conv_0``) derived only from source order, so checkpoints stay
 valid when a file is edited elsewhere. A layer name used again after ``->``
-re-applies that layer with shared weights.
+re-applies that layer with shared weights; a block instance's name re-applies
+the whole instance (:mod:`nnlang.sharing`).
 
 Errors are collected per statement: a bad statement poisons its flow (later
 statements that use it stay quiet) and elaboration carries on, so one pass
@@ -35,6 +36,7 @@ from nnlang.program import (
     known_value_names,
     parse_override,
 )
+from nnlang.sharing import BlockInstance, reapply_block
 from nnlang.source import Source, Span
 from nnlang.values import Word
 
@@ -53,7 +55,8 @@ class Scope:
     values: dict[str, Any] = field(default_factory=dict)
     tensors: dict[str, Flow] = field(default_factory=dict)
     tensor_spans: dict[str, Span | None] = field(default_factory=dict)
-    layers: dict[str, int] = field(default_factory=dict)  # `as` names -> owning node
+    # `as` names -> the owning node, or the block instance they name
+    layers: dict[str, int | BlockInstance] = field(default_factory=dict)
     counters: Counter = field(default_factory=Counter)
     used: set[str] = field(default_factory=set)
     outputs: list[tuple[str | None, Flow, Span | None]] = field(default_factory=list)
@@ -445,7 +448,8 @@ class _Builder:
         inputs = flow if isinstance(flow, tuple) else (flow,)
         n = len(inputs)
         if n < lo:
-            raise fail("arity", f"{what} needs {lo} or more tensors; got {n}", span,
+            needs = f"{lo} tensors" if lo == hi else f"{lo} or more tensors"
+            raise fail("arity", f"{what} needs {needs}; got {n}", span,
                        hint=f"give it a tuple: (a, b) -> {what}")
         if hi is not None and n > hi:
             takes = "one tensor" if hi == 1 else f"at most {hi} tensors"
@@ -490,8 +494,15 @@ class _Builder:
             raise fail("duplicate-name", f"'{as_name}' already names a layer or tensor", span)
         return scope.prefix + as_name
 
-    def share(self, name: str, flow: Flow, scope: Scope, span) -> int:
-        owner = self.graph.node(scope.layers[name])
+    def share(self, name: str, flow: Flow, scope: Scope, span) -> Flow:
+        named = scope.layers[name]
+        if isinstance(named, BlockInstance):
+            if named.result is POISON:
+                return POISON
+            n = len(named.entry)
+            inputs = self.flow_inputs(flow, name, n, n, span)
+            return reapply_block(self.graph, named, inputs, span, scope.origin)
+        owner = self.graph.node(named)
         spec = LAYERS[owner.op]
         inputs = self.flow_inputs(flow, name, spec.min_inputs, spec.max_inputs, span)
         node = self.graph.add(owner.op, owner.attrs, inputs, owner.name, span=span,
@@ -516,6 +527,7 @@ class _Builder:
                 raise fail("syntax", f"block input '{s.name}' takes no shape: its caller's "
                            "flow decides it", s.span)
         body = [s for s in block.body.stmts if not isinstance(s, S.InputStmt)]
+        first = len(self.graph.nodes)
         if inputs:
             given = self.flow_inputs(flow, block.name, len(inputs), len(inputs), span)
             for s, node_id in zip(inputs, given, strict=True):
@@ -534,8 +546,10 @@ class _Builder:
             result = POISON if POISON in parts else parts
         if not any(d.is_error for d in self.diags):
             self.warn_unused(inner, None)
-        if as_name and isinstance(result, int):
-            scope.layers.setdefault(as_name, result)
+        if as_name:
+            entry = flow if isinstance(flow, tuple) else (flow,)
+            scope.layers[as_name] = BlockInstance(block.name, entry, first,
+                                                  len(self.graph.nodes), result)
         return result
 
     def bind_block_args(self, block: S.Block, benv: ModuleEnv, args, scope: Scope,

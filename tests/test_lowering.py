@@ -793,6 +793,54 @@ def test_shared_layer_has_one_parameter_set() -> None:
     np.testing.assert_array_equal(out[:, :3], out[:, 3:])
 
 
+SHARED_BLOCKS = """\
+block mlp(u) {
+    dense(u, act=relu)
+    dense(u)
+}
+
+block residual(f) {
+    input x
+    h = x -> dense(f, act=relu) -> batchnorm -> dense(f)
+    output x + h
+}
+
+model m {
+    input a: [4]
+    input b: [4]
+    x = a -> mlp(3) -> residual(3) as tower
+    y = b -> mlp(3) -> tower
+    p = x -> mlp(5) as head
+    q = y -> head
+    output (p, q) -> concat
+}
+"""
+
+
+def test_shared_block_shares_every_layer() -> None:
+    """Re-using a block's name re-applies the whole block (residual included),
+    with one parameter set, like calling a Keras Model object twice."""
+    model = compile_source(SHARED_BLOCKS)
+    inputs = make_inputs(model)
+    inputs["b"] = inputs["a"]
+    variables = init(model, inputs)
+    params = variables["params"]
+    assert set(params) == {"mlp_0", "mlp_1", "tower", "head"}
+    assert set(params["tower"]) == {"dense_0", "batchnorm_0", "dense_1"}
+    assert set(params["head"]) == {"dense_0", "dense_1"}
+    assert set(variables["batch_stats"]) == {"tower"}
+    n_params = sum(p.size for p in jax.tree_util.tree_leaves(params))
+    assert n_params == summarize(model.graph).trainable
+    predict = jax.jit(model.predict)
+    out = predict(variables, inputs)["output"]  # mlp_0 and mlp_1 differ
+    assert not np.allclose(out[:, :5], out[:, 5:])
+    # with equal front ends the towers and heads see the same input
+    params = {**params, "mlp_1": params["mlp_0"]}
+    out = predict({**variables, "params": params}, inputs)["output"]
+    assert not np.allclose(out[:, :5], 0)
+    np.testing.assert_allclose(out[:, :5], out[:, 5:], rtol=1e-6)
+
+
 def test_nested_names_follow_the_source() -> None:
     model = compile_source(
         "block conv_bn(f) {\n    conv(f, 3, bias=false)\n    batchnorm\n}\n\n"
