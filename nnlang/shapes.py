@@ -6,6 +6,11 @@ what it got and where that came from ("; got [784] from dense_1 (line 3)"),
 puts the caret on the layer, and keeps going: a node whose input failed stays
 untyped and quiet, so each independent mistake is reported once.
 
+A layer re-applied with shared weights (``b = right -> enc``) must get inputs
+its weights fit: its parameter count on the new inputs must equal the count
+where it was built (conv weights fit any spatial size with the same channels;
+dense weights need the same features).
+
 Assertions (``: [4, 4, 64]``) compare the asserted dims with the inferred ones.
 A name in an assertion that is not yet bound in the model (``: [N, 16]``)
 binds to what it meets first; names from the model's inputs are fixed.
@@ -34,10 +39,13 @@ def describe_source(node: Node) -> str:
 def infer_shapes(graph: Graph) -> list[Diagnostic]:
     """Fill in ``node.type`` for every node; return the shape diagnostics."""
     diags: list[Diagnostic] = []
+    owners: dict[str, Node] = {}  # layer name -> the node that built its weights
     for node in graph.nodes:
         if node.op == INPUT_OP:
             node.type = TensorType(tuple(node.attrs["shape"]), node.attrs["dtype"])
             continue
+        if not node.shares:
+            owners.setdefault(node.name, node)
         inputs = [graph.node(i) for i in node.inputs]
         types = [n.type for n in inputs]
         if any(t is None for t in types):
@@ -46,6 +54,13 @@ def infer_shapes(graph: Graph) -> list[Diagnostic]:
             node.type = LAYERS[node.op].infer(node.attrs, types)
         except ShapeError as exc:
             diags.append(_shape_error(node, inputs, exc))
+            continue
+        owner = owners.get(node.name)
+        if node.shares and owner is not None and owner.type is not None:
+            mismatch = _check_shared_weights(graph, owner, node)
+            if mismatch:
+                diags.append(mismatch)
+                node.type = None  # what follows would only repeat the mistake
     diags.extend(check_assertions(graph))
     return diags
 
@@ -59,10 +74,44 @@ def _shape_error(node: Node, inputs: list[Node], exc: ShapeError) -> Diagnostic:
         width = len(str(len(inputs)))
         notes += [f"operand {i + 1:>{width}}: {n.type}  from {describe_source(n)}"
                   for i, n in enumerate(inputs)]
-    if node.origin:
+    if node.shares:
+        notes.append(f"in {node.name}, applied again here with shared weights")
+    elif node.origin:
         outer = node.origin[0]
         notes.append(f"in {node.name.split('/')[0]}, called at line {outer.line}")
     return error("shape-mismatch", message, node.span, notes=notes, hint=exc.hint)
+
+
+def _check_shared_weights(graph: Graph, owner: Node, node: Node) -> Diagnostic | None:
+    """A re-applied layer whose inputs need weights of another size than it has.
+
+    What the weights depend on differs by layer (a dense layer's on the last
+    axis, a conv's on the channels but not the spatial size, a positional
+    embedding's on the length), so compare the registry's parameter counts,
+    which depend on exactly that, rather than the input shapes.
+    """
+    spec = LAYERS[node.op]
+    built = [graph.node(i).type for i in owner.inputs]
+    given = [graph.node(i).type for i in node.inputs]
+    have = sum(spec.count_params(owner.attrs, built))
+    need = sum(spec.count_params(node.attrs, given))
+    if not (isinstance(have, int) and isinstance(need, int)) or have == need:
+        return None  # a symbolic count may or may not agree; the runtime will tell
+
+    def shapes(types: list[TensorType]) -> str:
+        return ", ".join(str(t) for t in types)
+
+    line = f" at line {owner.span.line}" if owner.span else ""
+    return error(
+        "shape-mismatch",
+        f"shared layer '{node.name}' was built for inputs of {shapes(built)}; "
+        f"here it gets {shapes(given)}",
+        node.span,
+        notes=[f"its weights: {have:,} parameters, built{line} by {owner.op} on {shapes(built)}",
+               f"on {shapes(given)} it would need {need:,} parameters"],
+        hint="a shared layer needs inputs its weights fit; for different inputs use a "
+             "new layer instead of its name",
+    )
 
 
 def check_assertions(graph: Graph) -> list[Diagnostic]:

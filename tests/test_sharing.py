@@ -137,6 +137,58 @@ def test_a_block_reapplied_to_another_spatial_size_is_fine() -> None:
     assert [n.type.shape for n in graph.nodes if n.shares] == [(12, 12, 4), (12, 12, 4)]
 
 
+# ---------------------------------------------------------------- shapes of the re-use
+
+
+def test_shared_layer_on_inputs_its_weights_do_not_fit_is_a_check_error() -> None:
+    _, diags = elaborate(
+        "    input left: [16]\n    input right: [8]\n"
+        "    a = left -> dense(64) as enc\n    b = right -> enc\n"
+        "    output (a, b) -> concat\n")
+    (d,) = errors(diags)  # the concat after it stays quiet
+    assert d.code == "shape-mismatch"
+    assert d.message == "shared layer 'enc' was built for inputs of [16]; here it gets [8]"
+    assert (d.span.line, d.span.col) == (BLOCKS.count("\n") + 6, 18)  # `enc` in the re-use
+    assert "1,088 parameters" in d.notes[0] and "576 parameters" in d.notes[1]
+
+
+def test_shared_block_on_inputs_its_weights_do_not_fit_points_at_the_reuse() -> None:
+    _, diags = elaborate(
+        "    input a: [8]\n    input b: [4]\n"
+        "    x = a -> residual(8) as r\n    y = b -> r\n"
+        "    output (x, y) -> concat\n")
+    (d,) = errors(diags)  # one report, not one more for the skip connection's add
+    assert d.message == "shared layer 'r/dense_0' was built for inputs of [8]; here it gets [4]"
+    assert d.span.line == BLOCKS.count("\n") + 6
+
+
+@pytest.mark.parametrize("layer, left, right", [
+    ("conv(4, 3)", "[8, 8, 3]", "[12, 10, 3]"),    # weights depend on channels only
+    ("dense(4)", "[16]", "[5, 16]"),                # and on the last axis only
+    ("lstm(4)", "[10, 6]", "[3, 6]"),               # any sequence length
+    ("batchnorm", "[8, 8, 3]", "[4, 4, 3]"),
+    ("flatten", "[8, 8, 3]", "[2]"),                # no weights at all
+])
+def test_shared_layers_whose_weights_fit_check_clean(layer, left, right) -> None:
+    _, diags = elaborate(
+        f"    input a: {left}\n    input b: {right}\n"
+        f"    x = a -> {layer} as shared\n    y = b -> shared\n    output x\n    output y\n")
+    assert not errors(diags), diags
+
+
+@pytest.mark.parametrize("layer, left, right", [
+    ("conv(4, 3)", "[8, 8, 3]", "[8, 8, 1]"),
+    ("lstm(4)", "[10, 6]", "[10, 5]"),
+    ("batchnorm", "[8, 8, 3]", "[8, 8, 4]"),
+])
+def test_shared_layers_whose_weights_do_not_fit_are_errors(layer, left, right) -> None:
+    _, diags = elaborate(
+        f"    input a: {left}\n    input b: {right}\n"
+        f"    x = a -> {layer} as shared\n    y = b -> shared\n    output x\n    output y\n")
+    (d,) = errors(diags)
+    assert d.code == "shape-mismatch" and d.message.startswith("shared layer 'shared'")
+
+
 @pytest.mark.jax
 @pytest.mark.slow
 def test_a_model_with_a_shared_block_trains(tmp_path: Path) -> None:
