@@ -128,8 +128,30 @@ class Loader:
                         raise fail("duplicate-name", f"block '{item.name}' is defined twice",
                                    item.span)
                     env.blocks[item.name] = (item, env)
+                    self.diagnostics.extend(check_params(item))
             except ElabError as exc:
                 self.diagnostics.append(exc.diag)
+
+
+def check_params(block: S.Block) -> list[Diagnostic]:
+    """Python's rules for a block's parameters, at the parameter that breaks one:
+    each name once, and none without a default after one with a default."""
+    diags, seen, defaulted = [], {}, None
+    for p in block.params or ():
+        if p.name in seen:
+            diags.append(error("duplicate-name", f"block '{block.name}' has two parameters "
+                               f"named '{p.name}'", p.span,
+                               notes=[f"first declared at {seen[p.name]}"]))
+            continue
+        seen[p.name] = p.span
+        if p.default is not None:
+            defaulted = defaulted or p
+        elif defaulted is not None:
+            diags.append(error("parameter-order", f"parameter '{p.name}' has no default but "
+                               f"follows '{defaulted.name}', which has one", p.span,
+                               hint=f"give '{p.name}' a default, or move it before "
+                                    f"'{defaulted.name}'"))
+    return diags
 
 
 def _own_consts(env: ModuleEnv, item: S.Const) -> set[str]:
