@@ -31,7 +31,7 @@ from nnlang._lark import (
     UnexpectedEOF,
     UnexpectedInput,
 )
-from nnlang.diagnostics import Diagnostic, NnError, error
+from nnlang.diagnostics import Diagnostic, NnError, did_you_mean, error
 from nnlang.lalr import FastLALR, Reject
 from nnlang.source import Source, Span
 
@@ -46,6 +46,7 @@ PUNCT = {
 }
 KEYWORDS = ("import", "as", "const", "block", "model", "train", "input", "output", "repeat",
             "for", "in", "if", "else", "and", "or", "not", "true", "false")
+KEYWORD_TERMINALS = frozenset(k.upper() for k in KEYWORDS)
 TERMINAL_WORDS = {
     "NAME": "a name", "NUMBER": "a number", "STRING": "a string", "_NL": "a new line",
     "$END": "the end of the file", "COMP_OP": "a comparison", "ADD_OP": "'+' or '-'",
@@ -84,9 +85,14 @@ class _Layout:
                 if self.last is None or self.last.type in ("_ARROW", "_NL"):
                     continue  # start of file, a chain continued after `->`, or a repeat
                 at_stmt_start = True
-            elif at_stmt_start:
-                self.stmt_line = tok.line
-                at_stmt_start = False
+            else:
+                if at_stmt_start:
+                    self.stmt_line = tok.line
+                    at_stmt_start = False
+                prev = self.last_significant
+                if prev is not None and prev.type in KEYWORD_TERMINALS and \
+                        prev.end_pos == tok.start_pos and kind in ("NAME", "NUMBER"):
+                    raise _glued(prev, tok)
             if kind in OPENERS:
                 if len(self.stack) >= MAX_NESTING:
                     raise _TooDeep(tok)
@@ -99,6 +105,20 @@ class _Layout:
             if kind != "_NL":
                 self.before_last, self.last_significant = self.last_significant, tok
             yield tok
+
+
+def _glued(prev: Token, tok: Token) -> _Problem:
+    """A word that lark's contextual lexer split after a keyword, as one error.
+
+    Where a state accepts a keyword but no name, lark matches the keyword as a
+    prefix: ``modelx m`` would read as ``model x m`` and ``dense(2) asx`` as
+    ``dense(2) as x``. A keyword glued to the next token is one word.
+    """
+    word = f"{prev}{tok}"
+    glued = Token("NAME", word, prev.start_pos, prev.line, prev.column, tok.end_line,
+                  tok.end_column, tok.end_pos)
+    return _Problem("syntax", f"unexpected name '{word}'", glued,
+                   hint=did_you_mean(word, KEYWORDS) or f"did you mean '{prev} {tok}'?")
 
 
 class _TooDeep(Exception):
@@ -178,6 +198,15 @@ class _Problem(Exception):
     def __init__(self, code: str, message: str, token_or_span, hint: str | None = None):
         super().__init__(message)
         self.code, self.message, self.where, self.hint = code, message, token_or_span, hint
+
+
+def _declared(token: Token, what: str) -> str:
+    """The name ``token`` declares; a keyword cannot be one (it would read as the keyword)."""
+    name = str(token)
+    if name in KEYWORDS:
+        raise _Problem("syntax", f"'{name}' is a keyword and cannot name {what}", token,
+                       hint=f"keywords are reserved: pick another name, such as '{name}_'")
+    return name
 
 
 def _number(token: Token) -> int | float:
@@ -327,18 +356,18 @@ class _ToSyntax(Transformer):
 
     @_rule
     def import_(self, span, kept, children):
-        alias = str(kept[1]) if len(kept) > 1 else None
+        alias = _declared(kept[1], "a namespace") if len(kept) > 1 else None
         return S.Import(_unescape(kept[0]), alias, span)
 
     @_rule
     def const(self, span, kept, children):
         name, value = kept
-        return S.Const(str(name), value, span)
+        return S.Const(_declared(name, "a const"), value, span)
 
     @_rule
     def block(self, span, kept, children):
         params = kept[1] if len(kept) == 3 else None
-        return S.Block(str(kept[0]), params, kept[-1], span)
+        return S.Block(_declared(kept[0], "a block"), params, kept[-1], span)
 
     @_rule
     def params(self, span, kept, children):
@@ -347,18 +376,18 @@ class _ToSyntax(Transformer):
     @_rule
     def param(self, span, kept, children):
         default = kept[1] if len(kept) > 1 else None
-        return S.Param(str(kept[0]), default, span)
+        return S.Param(_declared(kept[0], "a parameter"), default, span)
 
     @_rule
     def model(self, span, kept, children):
         name, body = kept
-        return S.Model(str(name), body, span)
+        return S.Model(_declared(name, "a model"), body, span)
 
     @_rule
     def train(self, span, kept, children):
         *names, body = kept
         has_alias = any(isinstance(c, Token) and c.type == "AS" for c in children)
-        alias = str(names.pop()) if has_alias else None
+        alias = _declared(names.pop(), "a train block") if has_alias else None
         return S.Train(tuple(map(str, names)), alias, body, span)
 
     # bodies
@@ -383,12 +412,12 @@ class _ToSyntax(Transformer):
     @_rule
     def input_stmt(self, span, kept, children):
         shape = kept[1] if len(kept) > 1 else None
-        return S.InputStmt(str(kept[0]), shape, span)
+        return S.InputStmt(_declared(kept[0], "an input"), shape, span)
 
     @_rule
     def output_named(self, span, kept, children):
         assertion = kept[2] if len(kept) > 2 else None
-        return S.OutputStmt(str(kept[0]), kept[1], assertion, span)
+        return S.OutputStmt(_declared(kept[0], "an output"), kept[1], assertion, span)
 
     @_rule
     def output_flow(self, span, kept, children):
@@ -398,7 +427,7 @@ class _ToSyntax(Transformer):
     @_rule
     def bind_stmt(self, span, kept, children):
         assertion = kept[2] if len(kept) > 2 else None
-        return S.BindStmt(str(kept[0]), kept[1], assertion, span)
+        return S.BindStmt(_declared(kept[0], "a tensor"), kept[1], assertion, span)
 
     @_rule
     def expr_stmt(self, span, kept, children):
@@ -413,7 +442,7 @@ class _ToSyntax(Transformer):
     @_rule
     def for_stmt(self, span, kept, children):
         var, iterable, body = kept
-        return S.ForStmt(str(var), iterable, body, span)
+        return S.ForStmt(_declared(var, "a loop variable"), iterable, body, span)
 
     @_rule
     def if_stmt(self, span, kept, children):
@@ -447,7 +476,7 @@ class _ToSyntax(Transformer):
     @_rule
     def named(self, span, kept, children):
         value, name = kept
-        return S.Named(value, str(name), span)
+        return S.Named(value, _declared(name, "a layer"), span)
 
     @_rule
     def if_expr(self, span, kept, children):
@@ -678,6 +707,9 @@ def _unexpected_token(exc: UnexpectedInput, source: Source, layout: _Layout) -> 
     if tok.type == "EQUAL" and "COLON" in expected:
         return error("syntax", "unexpected '='", span, notes=_expected_note(expected),
                      hint="map entries are written 'key: value'")
+    misspelt = _misspelt_keyword(tok, last, expected, source)
+    if misspelt is not None:
+        return misspelt
     return error("syntax", f"unexpected {_describe_token(tok)}", span,
                  notes=_expected_note(expected))
 
@@ -701,6 +733,43 @@ def _unclosed_body(tok: Token, last: Token | None, layout: _Layout,
     return error("syntax", f"expected '}}' to close the '{{' on line {opener.line} before "
                  f"'{last}'", _token_span(source.path, last, source),
                  hint=f"add '}}' on its own line above line {last.line}")
+
+
+# Keywords that start a statement in a body, and the kind of token that follows each.
+STATEMENT_KEYWORDS = {"input": {"NAME"}, "output": {"NAME"}, "repeat": {"NAME", "NUMBER"},
+                      "for": {"NAME"}, "if": {"NAME", "NOT", "TRUE", "FALSE", "NUMBER"}}
+
+
+def _misspelt_keyword(tok: Token, last: Token | None, expected: set[str],
+                      source: Source) -> Diagnostic | None:
+    """A name where a keyword was due (``modle m {``, ``dense(2) ass x``), or a
+    statement that starts with a misspelt keyword (``inptu x: [3]``).
+
+    Inside a body the misspelt word reads as a layer, so the parser stumbles
+    only on the word after it; the caret goes back to the misspelling.
+    """
+    path = source.path
+    if tok.type == "NAME":
+        due = [k for k in KEYWORDS if k.upper() in expected]
+        hint = did_you_mean(str(tok), due)
+        if hint is not None:
+            return error("syntax", f"unexpected name '{tok}'", _token_span(path, tok, source),
+                         notes=_expected_note(expected), hint=hint)
+    if last is None or last.type != "NAME" or tok.type == "$END" or tok.line != last.line:
+        return None
+    if source.line(last.line)[: last.column - 1].strip():  # mid-line: `dense(2) ass x`
+        starts = ["as"] if tok.type == "NAME" else []
+    else:
+        starts = [k for k, follow in STATEMENT_KEYWORDS.items() if tok.type in follow]
+    hint = did_you_mean(str(last), starts)
+    if hint is None:
+        return None
+    from nnlang.layers import LAYERS
+
+    if str(last) in LAYERS:  # a layer's name is no misspelling (reshape, repeat)
+        return None
+    return error("syntax", f"unexpected name '{last}'", _token_span(path, last, source),
+                 hint=hint)
 
 
 def _expected_note(expected: set[str]) -> list[str]:

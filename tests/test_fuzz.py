@@ -360,3 +360,67 @@ def test_excerpt_shows_the_line_of_the_error() -> None:
     assert (diag.span.line, diag.span.col) == (3, 15)
     rendered = render_all([diag], {PATH: source})
     assert "dense(16) relu" in rendered, rendered
+
+
+# ---------------------------------------------------------------- keywords
+
+# Keywords where no name may stand: glued to the next word, they leave no valid reading
+# (``inputx: [3]`` would be a layer with a shape assertion, ``outputy = ...`` a binding).
+GLUED = re.compile(r"(?m)^(?:(import|const|block|model|train) |[^#\"\n]*?\b(as|repeat|for) )"
+                   r"(?=[A-Za-z0-9_])")
+
+
+def test_a_keyword_glued_to_the_next_word_never_parses(valid_spec: str) -> None:
+    """lark's contextual lexer may take a keyword as a prefix (``modelx`` as
+    ``model x``); the parser must see one unknown word instead."""
+    text = (ROOT / valid_spec).read_text(encoding="utf-8")
+    for match in list(GLUED.finditer(text))[:12]:
+        glued = text[: match.end() - 1] + text[match.end():]
+        with pytest.raises(NnError) as info:
+            parse_source(Source(PATH, glued))
+        first = info.value.diagnostics[0]
+        assert first.message.startswith("unexpected"), (valid_spec, match.group(), first)
+        assert first.span.line == text.count("\n", 0, match.start()) + 1, first
+
+
+@pytest.mark.parametrize(("text", "where", "hint"), [
+    ("modle m {\n}\n", (1, 1), "'model'"),
+    ("cnst width = 3\n", (1, 1), "'const'"),
+    ("model m {\n    inptu x: [3]\n}\n", (2, 5), "'input'"),
+    ("model m {\n    input x: [3]\n    ouput y = x -> dense(2)\n}\n", (3, 5), "'output'"),
+    ("model m {\n    input x: [3]\n    repaet 2 {\n        relu\n    }\n}\n", (3, 5), "'repeat'"),
+    ("model m {\n    input x: [3]\n    fro n in [2] {\n        dense(n)\n    }\n}\n", (3, 5),
+     "'for'"),
+    ("model m {\n    input x: [3]\n    dense(2) ass y\n}\n", (3, 14), "'as'"),
+    ("model m {\n    input x: [3]\n    dense(2) ashidden\n}\n", (3, 14), "'as hidden'"),
+])
+def test_a_misspelt_keyword_gets_the_caret_and_a_did_you_mean(
+        text: str, where: tuple[int, int], hint: str) -> None:
+    with pytest.raises(NnError) as info:
+        parse_source(Source(PATH, text))
+    (diag,) = info.value.diagnostics
+    assert (diag.span.line, diag.span.col) == where, diag
+    assert diag.hint == f"did you mean {hint}?", diag
+
+
+def test_a_layer_name_is_not_taken_for_a_misspelt_keyword() -> None:
+    """``reshape`` is close to ``repeat``, but it is a layer: no keyword hint."""
+    with pytest.raises(NnError) as info:
+        parse_source(Source(PATH, "model m {\n    input x: [3]\n    reshape x\n}\n"))
+    (diag,) = info.value.diagnostics
+    assert diag.hint is None and (diag.span.line, diag.span.col) == (3, 13), diag
+
+
+@pytest.mark.parametrize(("text", "what"), [
+    ("const true = 1\n", "a const"),
+    ("model if {\n    input x: [3]\n}\n", "a model"),
+    ("block b(else) {\n    dense(else)\n}\n", "a parameter"),
+    ("model m {\n    input x: [3]\n    dense(2) as input\n}\n", "a layer"),
+    ("model m {\n    input in: [3]\n}\n", "an input"),
+    ("model m {\n    input x: [3]\n    and = x -> relu\n}\n", "a tensor"),
+])
+def test_keywords_are_reserved(text: str, what: str) -> None:
+    with pytest.raises(NnError) as info:
+        parse_source(Source(PATH, text))
+    (diag,) = info.value.diagnostics
+    assert diag.message.endswith(f"is a keyword and cannot name {what}"), diag
