@@ -150,7 +150,7 @@ class _Builder:
             self.error("no-output", f"model '{item.name}' produces no output", item.span,
                        hint="end the model with a layer, or write 'output NAME = ...'")
         if sum(d.is_error for d in self.diags) == errors_before:
-            self.warn_unused(scope, graph)  # after an error, 'unused' is mostly a cascade
+            self.warn_unused(scope, set(graph.outputs.values()))  # after an error, 'unused' is mostly a cascade
         return graph
 
     def _has_errors(self, item) -> bool:
@@ -285,8 +285,11 @@ class _Builder:
         if name in scope.values or name in scope.env.consts:
             raise fail("duplicate-name", f"'{name}' is already a value here; "
                        "a tensor needs another name", span)
+        if name in scope.tensors:
+            self.warn_rebound(scope, name, span)
         scope.tensors[name] = flow
-        scope.tensor_spans.setdefault(name, span)
+        scope.tensor_spans[name] = span
+        scope.used.discard(name)  # the new value is unused so far
         if isinstance(flow, int):
             node = self.graph.node(flow)
             node.label = node.label or name
@@ -545,7 +548,7 @@ class _Builder:
             parts = tuple(o[1] for o in outputs)
             result = POISON if POISON in parts else parts
         if not any(d.is_error for d in self.diags):
-            self.warn_unused(inner, None)
+            self.warn_unused(inner, set(result if isinstance(result, tuple) else (result,)))
         if as_name:
             entry = flow if isinstance(flow, tuple) else (flow,)
             scope.layers[as_name] = BlockInstance(block.name, entry, first,
@@ -586,8 +589,9 @@ class _Builder:
     def error(self, code: str, message: str, span, **kw) -> None:
         self.diags.append(fail(code, message, span, **kw).diag)
 
-    def warn_unused(self, scope: Scope, graph: Graph | None) -> None:
-        outputs = set(graph.outputs.values()) if graph else set()
+    def warn_unused(self, scope: Scope, outputs: set) -> None:
+        """Tensors of ``scope`` nothing uses; ``outputs`` (the model's outputs, or
+        what a block returns to its caller) count as used."""
         for name, flow in scope.tensors.items():
             if name in scope.used or flow is POISON or flow in outputs:
                 continue
@@ -596,6 +600,19 @@ class _Builder:
             self.diags.append(warning("unused", f"tensor '{name}' is never used",
                                       scope.tensor_spans.get(name),
                                       hint="use it, output it, or remove the line"))
+
+    def warn_rebound(self, scope: Scope, name: str, span: Span | None) -> None:
+        """``h = ...`` again before anything used the first ``h``: a dead layer."""
+        old = scope.tensors[name]
+        parts = old if isinstance(old, tuple) else (old,)
+        if name in scope.used or not all(isinstance(p, int) for p in parts) or any(
+                self._consumed(p) or p in self.graph.outputs.values() for p in parts):
+            return
+        where = scope.tensor_spans.get(name)
+        line = f" at line {span.line}" if span else ""
+        self.diags.append(warning("unused", f"tensor '{name}' is never used: it is bound "
+                                  f"again{line} before anything uses it", where,
+                                  hint="use it, or remove the line"))
 
     def _consumed(self, node_id: int) -> bool:
         return any(node_id in n.inputs for n in self.graph.nodes)
