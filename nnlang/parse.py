@@ -16,6 +16,7 @@ pieces live here:
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from collections.abc import Iterator
 from functools import cache
@@ -212,10 +213,14 @@ def _declared(token: Token, what: str) -> str:
 def _number(token: Token) -> int | float:
     clean = str(token).replace("_", "")
     try:
-        return float(clean) if any(c in clean for c in ".eE") else int(clean)
+        value = float(clean) if any(c in clean for c in ".eE") else int(clean)
     except ValueError:  # Python refuses int literals of more than 4,300 digits
         raise _Problem("syntax", f"number literal of {len(clean)} digits is too long",
                        token) from None
+    if value == math.inf:
+        raise _Problem("syntax", f"number {token} is too large", token,
+                       hint="the largest number is about 1.8e308 (a 64-bit float)")
+    return value
 
 
 VALUE_TOKENS = frozenset({"NAME", "NUMBER", "STRING", "COMP_OP", "ADD_OP", "MUL_OP"})
@@ -808,10 +813,23 @@ def _unexpected_char(exc: UnexpectedCharacters, source: Source, text: str) -> Di
     if char == "→":
         return error("syntax", "unexpected character '→'", span, hint="did you mean '->'?")
     if char == "'":
+        close = _single_quote_end(text, pos)
+        if close is not None:
+            inner = text[pos + 1:close]
+            return error("syntax", "strings are written in double quotes",
+                         _span_at(source.path, exc.line, exc.column, close + 1 - pos),
+                         hint=f'write "{inner}"')
         return error("syntax", "unexpected character \"'\"", span,
                      hint='strings are written in double quotes: "like this"')
     shown = repr(char)[1:-1] if not char.isprintable() else char
     return error("syntax", f"unexpected character '{shown}'", span)
+
+
+def _single_quote_end(text: str, pos: int) -> int | None:
+    """Where ``'...'`` opened at ``pos`` closes on its line, if it reads as a string."""
+    end = text.find("\n", pos)
+    close = text.find("'", pos + 1, len(text) if end == -1 else end)
+    return close if close != -1 and '"' not in text[pos:close] else None
 
 
 def _blank(text: str, start: int, end: int) -> str:
@@ -838,6 +856,9 @@ def _recover(text: str, exc: UnexpectedInput, layout: _Layout) -> str | None:
             if pos and text[pos - 1] == " ":
                 return text[:pos - 1] + "->" + text[pos + 1:]
             return text[:pos] + "->" + text[pos + 1:]
+        if text[pos] == "'" and (close := _single_quote_end(text, pos)) is not None:
+            # read on as the double-quoted string it was meant to be
+            return text[:pos] + '"' + text[pos + 1:close] + '"' + text[close + 1:]
         if text[pos] != '"':
             return _blank(text, pos, _stray_end(text, pos))
         end = text.find("\n", pos)  # an unterminated string: close it where it stands

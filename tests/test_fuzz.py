@@ -424,3 +424,23 @@ def test_keywords_are_reserved(text: str, what: str) -> None:
         parse_source(Source(PATH, text))
     (diag,) = info.value.diagnostics
     assert diag.message.endswith(f"is a keyword and cannot name {what}"), diag
+
+
+def test_a_single_quoted_string_is_one_error_and_reads_on_as_a_string() -> None:
+    text = ("train m {\n    data = csv('data/prices.csv', target='price')\n"
+            "    epochs = 10)\n}\n")
+    with pytest.raises(NnError) as info:
+        parse_source(Source(PATH, text))
+    first, second, third = info.value.diagnostics
+    assert (first.span.col, first.span.end_col) == (16, 33), first
+    assert first.message == "strings are written in double quotes"
+    assert first.hint == 'write "data/prices.csv"'
+    assert second.hint == 'write "price"'
+    assert third.span.line == 3, third  # parsing went on past the strings
+
+
+def test_a_number_beyond_a_float_is_an_error_not_infinity() -> None:
+    with pytest.raises(NnError) as info:
+        parse_source(Source(PATH, "const big = 1e400\n"))
+    (diag,) = info.value.diagnostics
+    assert diag.message == "number 1e400 is too large" and diag.span.col == 13
