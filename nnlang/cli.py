@@ -14,7 +14,7 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
-from nnlang.diagnostics import NnError, render_all, to_json
+from nnlang.diagnostics import NnError, error, render_all, to_json
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -376,7 +376,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("fmt", help="rewrite files in the canonical layout")
     p.add_argument("files", nargs="+", help=".nn files or directories")
     p.add_argument("--check", action="store_true", help="list files that would change; exit 1")
-    p.add_argument("--diff", action="store_true", help="print a unified diff instead of writing")
+    p.add_argument("--diff", action="store_true", help="print a unified diff instead of writing (with --check: as well as the list)")
     p.add_argument("--width", type=int, default=88, help="line width (default 88)")
     p.set_defaults(handler=cmd_fmt)
     return parser
@@ -408,6 +408,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("nnc: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # noqa: BLE001 - an internal bug: say so loudly
+        from nnlang.train.binding import TrainConfigError
+
+        if isinstance(exc, TrainConfigError):  # a bad setting found late: still the user's
+            print(render_all([error("train-config", exc.message, hint=exc.hint)]),
+                  file=sys.stderr)
+            return EXIT_ERRORS
         print(f"nnc: internal error: {type(exc).__name__}: {exc}\n"
               "This is a bug in nnc, not in your file; please report it"
               + ("" if args.debug else " (run with --debug for the traceback)."),

@@ -360,7 +360,7 @@ def run_fmt(files: list[Path], *, check: bool = False, diff: bool = False,
             continue
         if out == source.text:
             continue
-        if check or diff:
+        if diff:
             name = str(path).lstrip("/")  # git style: a/tmp/x.nn, not a//tmp/x.nn
             sys.stdout.write(_diff(source.text, out, f"a/{name}", f"b/{name}"))
         if check:

@@ -368,14 +368,22 @@ def test_cli_check_clean_file(nnc, tmp_path: Path) -> None:
     assert path.read_text(encoding="utf-8") == PRETTY
 
 
-def test_cli_check_lists_and_diffs_without_writing(nnc, tmp_path: Path) -> None:
+def test_cli_check_lists_without_writing(nnc, tmp_path: Path) -> None:
     ugly, ok = _write(tmp_path, "ugly.nn", UGLY), _write(tmp_path, "ok.nn", PRETTY)
     run = nnc("fmt", "--check", str(ugly), str(ok))
     assert run.returncode == 1
     assert f"would reformat {ugly}" in run.stderr and str(ok) not in run.stderr
-    assert "+    dense(10) -> relu" in run.stdout and "-  dense( 10 )->relu" in run.stdout
+    assert run.stdout == ""  # the list only, as black and ruff do; --diff adds the diff
     assert ugly.read_text(encoding="utf-8") == UGLY
     assert "Traceback" not in run.stderr
+
+
+def test_cli_check_with_diff_lists_and_diffs(nnc, tmp_path: Path) -> None:
+    ugly = _write(tmp_path, "ugly.nn", UGLY)
+    run = nnc("fmt", "--check", "--diff", str(ugly))
+    assert run.returncode == 1 and f"would reformat {ugly}" in run.stderr
+    assert "+    dense(10) -> relu" in run.stdout and "-  dense( 10 )->relu" in run.stdout
+    assert ugly.read_text(encoding="utf-8") == UGLY
 
 
 def test_cli_diff_prints_and_does_not_write(nnc, tmp_path: Path) -> None:
