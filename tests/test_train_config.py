@@ -13,6 +13,7 @@ from nnlang.train.config import (
     EarlyStop,
     TrainConfig,
     TrainConfigError,
+    default_loss,
     monitor_mode,
     parse_train_settings,
 )
@@ -265,3 +266,86 @@ def test_config_imports_no_jax():
     )  # fmt: skip
     imported = [line.split("|")[-1].strip() for line in out.stderr.splitlines()]
     assert not [m for m in imported if m.split(".")[0] in ("jax", "optax", "flax")]
+
+
+# ------------------------------------- losses and metrics against the targets
+
+
+def check_text(tmp_path, model: str, train: str):
+    from nnlang.check import check_file
+
+    path = tmp_path / "m.nn"
+    path.write_text(f"model m {{\n{model}\n}}\n\ntrain m {{\n{train}\n}}\n")
+    return [(d.is_error, d.code, d.message,
+             d.span.line if d.span else None, d.span.col if d.span else None)
+            for d in check_file(path).sorted_diagnostics()]
+
+
+def test_default_loss_follows_the_output_of_two_class_data():
+    assert default_loss("binary", 2).name == "cross_entropy"
+    assert default_loss("binary", 5).name == "cross_entropy"
+    assert default_loss("binary", 1).name == "binary_cross_entropy"
+    assert default_loss("binary").name == "binary_cross_entropy"
+    assert default_loss("classification", 3).name == "cross_entropy"
+    assert default_loss("regression", 1).name == "mse"
+
+
+@pytest.mark.parametrize("loss", ["mae", "mse", "huber(2.0)", "binary_cross_entropy"])
+def test_a_value_or_binary_loss_on_a_three_class_head_is_a_check_error(tmp_path, loss):
+    diags = check_text(tmp_path, "    input x: [4]\n    dense(3, act=softmax)",
+                       f"    data = iris\n    loss = {loss}")
+    assert len(diags) == 1, diags
+    _, code, message, line, _ = diags[0]
+    name = loss.split("(")[0]
+    assert code == "target-mismatch" and line == 8
+    assert message == f"{name} compares the output [3] with targets [] (class ids of iris)"
+
+
+@pytest.mark.parametrize("model, train, message", [
+    ("dense(1, act=sigmoid)", "data = iris\n    loss = binary_cross_entropy",
+     "binary_cross_entropy reads 0/1 targets, but the targets are class ids of iris, "
+     "3 classes"),
+    ("dense(1)", "data = breast_cancer\n    loss = cross_entropy",
+     "cross_entropy over the output [1] scores a single class, so the loss is always 0"),
+    ("dense(2)", "data = iris",
+     "the default loss cross_entropy(label_smoothing=0.0) over..."),
+])
+def test_class_outputs_must_score_the_classes(tmp_path, model, train, message):
+    diags = check_text(tmp_path, f"    input x: [4]\n    {model}", f"    {train}")
+    assert len(diags) == 1 and diags[0][1] == "target-mismatch", diags
+    if not message.endswith("..."):
+        assert diags[0][2] == message
+    else:
+        assert "scores 2 classes, but the targets are class ids of iris, 3" in diags[0][2]
+
+
+@pytest.mark.parametrize("model, data", [
+    ("dense(2, act=softmax)", "breast_cancer"),  # the Keras two-class head
+    ("dense(1, act=sigmoid)", "breast_cancer"),
+    ("dense(10)", "digits"),
+    ("dense(3)", "iris(classes=[setosa, virginica, versicolor])"),
+    ("dense(1)", "diabetes"),
+    ("dense(2)", 'csv("t.csv", target=y)'),  # unknown until loaded: no complaint
+])
+def test_fitting_defaults_check_clean(tmp_path, model, data):
+    (tmp_path / "t.csv").write_text("a,y\n1,0\n")
+    assert check_text(tmp_path, f"    input x: [4]\n    {model}", f"    data = {data}") == []
+
+
+def test_class_losses_and_metrics_on_regression_targets_warn(tmp_path):
+    diags = check_text(tmp_path, "    input x: [10]\n    dense(1)",
+                       "    data = diabetes\n    loss = cross_entropy\n"
+                       "    metrics = [mae, accuracy, f1]")
+    assert [(d[1], d[3], d[4]) for d in diags] == [
+        ("target-mismatch", 8, 5), ("target-mismatch", 9, 21), ("target-mismatch", 9, 31)]
+    assert not any(d[0] for d in diags)  # warnings, not errors
+    assert diags[1][2] == ("accuracy counts correct classes, but the targets are values "
+                           "of diabetes (a regression)")
+
+
+def test_freeze_of_an_unknown_layer_is_a_check_error_at_the_name(tmp_path):
+    model = "    input x: [4]\n    dense(8, act=relu) as hidden\n    relu as act\n    dense(3)"
+    diags = check_text(tmp_path, model, '    data = iris\n    freeze = ["hidden", hiden]')
+    assert diags == [(True, "train-config", "freeze names unknown layer 'hiden'", 10, 25)]
+    diags = check_text(tmp_path, model, "    data = iris\n    freeze = [act]")
+    assert diags[0][2] == "freeze names layer 'act', which has no parameters"

@@ -11,6 +11,7 @@ import difflib
 import importlib
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -369,6 +370,61 @@ DATA_SOURCES: dict[str, DataSourceSpec] = {
         ),
     )
 }
+
+
+@dataclass(frozen=True, slots=True)
+class TargetInfo:
+    """What a data source's targets are, known before loading anything.
+
+    Attributes:
+        task: ``classification``, ``binary`` or ``regression``; ``None`` for
+            class ids whose number is unknown until the data is read (``text``).
+        classes: the number of classes of class-id targets, or ``None``.
+        shape: one target's shape (class ids are ``()``), or ``None``.
+        what: the targets in words, for messages: ``class ids of iris``.
+    """
+
+    task: str | None
+    classes: int | None
+    shape: tuple[int, ...] | None
+    what: str
+
+    @property
+    def is_classes(self) -> bool:
+        """Integer class ids (one per example), not values to regress."""
+        return self.task != "regression"
+
+
+BUNDLED_CLASSES = {"digits": 10, "iris": 3, "wine": 3, "breast_cancer": 2, "playground": 2}
+
+
+def target_info(name: str, bound: Mapping[str, Any]) -> TargetInfo | None:
+    """The targets of ``data = name(...)`` (``bound`` from :func:`bind_data_args`),
+    as far as the call tells without loading: for the checker's loss and metric
+    checks. ``None`` when only the data can tell (a CSV without ``task=``)."""
+    if bound.get("target") == "inputs":
+        return TargetInfo("regression", None, None, f"the inputs of {name}")
+    selected = bound.get("classes")
+    count = len(selected) if isinstance(selected, Sequence) and selected else None
+    if name in BUNDLED_CLASSES or name in ("idx", "text"):
+        count = count or BUNDLED_CLASSES.get(name)
+        task = None if count is None else "binary" if count == 2 else "classification"
+        return TargetInfo(task, count, (), f"class ids of {name}")
+    if name == "diabetes":
+        return TargetInfo("regression", None, (), "values of diabetes")
+    if name == "sine":
+        return TargetInfo("regression", None, None, "values of sine")
+    if name in ("csv", "npz") and isinstance(bound.get("task"), str):
+        targets = bound.get("target", bound.get("y"))
+        if isinstance(targets, Sequence) and not isinstance(targets, str):
+            return None  # several targets, one per output
+        task = str(bound["task"])
+        if task == "regression":
+            return TargetInfo(task, None, None, f"values of {name}(..., task=regression)")
+        return TargetInfo(
+            task, 2 if task == "binary" else count, (), f"class ids of {name}(...)"
+        )
+    return None
 
 
 def find_source(name: str) -> DataSourceSpec:

@@ -162,9 +162,36 @@ def metric_name(option: Option) -> str:
     return f"top_{option['k']}" if option.name == "top_k" else option.name
 
 
-def default_loss(task: str) -> Option:
-    """The loss used when a train block names none, by the data's task."""
-    return Option(DEFAULT_LOSSES.get(task, "mse"), {})
+def default_loss(task: str, units: int | None = None) -> Option:
+    """The loss used when a train block names none, by the data's task and the
+    output's last dimension ``units`` (``None`` when unknown).
+
+    Two-class data follows the output, as in Keras: one unit is a probability
+    (or logit) of class 1, read by ``binary_cross_entropy``; two or more units
+    score each class, read by ``cross_entropy`` with the integer labels.
+
+    Examples:
+        >>> default_loss("binary", 1).name, default_loss("binary", 2).name
+        ('binary_cross_entropy', 'cross_entropy')
+    """
+    name = DEFAULT_LOSSES.get(task, "mse")
+    if task == "binary" and units is not None and units >= 2:
+        name = "cross_entropy"
+    return bind_option(Word(name), LOSSES, "loss", "loss")
+
+
+def resolve_losses(
+    config: TrainConfig,
+    tasks: Mapping[str, str],
+    units: Mapping[str, int | None],
+) -> dict[str, Option]:
+    """Each output's loss: the one the train block names, else
+    :func:`default_loss` for its task (``tasks``) and last dimension (``units``)."""
+    return {
+        o: (config.loss or {}).get(o)
+        or default_loss(tasks.get(o, "regression"), units.get(o))
+        for o in config.outputs
+    }
 
 
 def default_metrics(task: str) -> tuple[Option, ...]:

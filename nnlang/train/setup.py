@@ -169,12 +169,56 @@ def _tasks(data: Any, outputs: Sequence[str]) -> dict[str, str]:
     return dict.fromkeys(outputs, getattr(data, "task", "regression"))
 
 
+def output_units(
+    model: TrainableModel, sample: Mapping[str, Any] | None = None
+) -> dict[str, int | None]:
+    """Each output's last dimension (one example's), for the default loss: from
+    ``model.output_shapes`` when the model has them, else traced abstractly
+    (nothing computed) on one example of ``sample`` (inputs by name)."""
+    shapes = getattr(model, "output_shapes", None)
+    if shapes is None and sample is not None:
+        rng = jax.random.PRNGKey(0)
+
+        def outputs(x):
+            return model.apply(model.init(rng, x), x, train=False)[0]
+
+        shaped = jax.eval_shape(outputs, jax.tree.map(lambda a: a[:1], sample))
+        shapes = {k: tuple(v.shape[1:]) for k, v in shaped.items()}
+    shapes = shapes or {}
+    return {
+        o: (d if isinstance(d := (shapes.get(o) or (None,))[-1], int) else None)
+        for o in model.output_names
+    }
+
+
+def output_activations(
+    model: TrainableModel, config: TrainConfig, data: Any
+) -> dict[str, str | None]:
+    """The activation turning each output into what its loss reads (probabilities
+    after a fused or implied softmax/sigmoid; ``None`` for values): what
+    predictions after training apply, as the metrics did."""
+    tasks = _tasks(data, model.output_names)
+    sample = None
+    if getattr(model, "output_shapes", None) is None:
+        sample = split_arrays(data.train.x, model.input_names, model, "inputs")
+    units = output_units(model, sample)
+    losses = {
+        o: (config.loss or {}).get(o) or default_loss(tasks[o], units.get(o))
+        for o in model.output_names
+    }
+    return activations_of(model, losses)
+
+
 def _objective(
-    model: TrainableModel, config: TrainConfig, tasks: Mapping[str, str]
+    model: TrainableModel,
+    config: TrainConfig,
+    tasks: Mapping[str, str],
+    units: Mapping[str, int | None],
 ) -> tuple[Objective, dict[str, tuple[str, Metric]], list[str]]:
     outputs = list(model.output_names)
     loss_options = {
-        o: (config.loss or {}).get(o) or default_loss(tasks[o]) for o in outputs
+        o: (config.loss or {}).get(o) or default_loss(tasks[o], units.get(o))
+        for o in outputs
     }
     metric_options: dict[str, tuple[Option, ...]] = {
         o: (
@@ -261,10 +305,14 @@ def build_setup(
         ValueError: the data lacks an input or output of the model.
     """
     model = compute_model(model, config.precision)
-    objective, metrics, keys = _objective(
-        model, config, _tasks(data, model.output_names)
-    )
     train, n_train = _device(data.train, model)
+    tasks = _tasks(data, model.output_names)
+    needs_units = any(
+        tasks[o] == "binary" and not (config.loss or {}).get(o)
+        for o in model.output_names
+    )
+    units = output_units(model, train[0] if needs_units else None)
+    objective, metrics, keys = _objective(model, config, tasks, units)
     full = is_full_batch(config)
     batch = n_train if full else min(config.batch, n_train) if n_train else config.batch
     steps = max(1, -(-n_train // batch))
