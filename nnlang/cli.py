@@ -68,7 +68,9 @@ def _report(result, fmt: str = "text") -> None:
     if fmt == "json":
         print(to_json(diags))
     elif diags:
-        print(render_all(diags, result.sources), file=sys.stderr)
+        sources = {**_sources_of(d for d in diags if d.span and
+                                 d.span.path not in result.sources), **result.sources}
+        print(render_all(diags, sources), file=sys.stderr)
 
 
 def _check_one(path: Path, overrides, result=None):
@@ -275,7 +277,7 @@ def _sources_of(diags) -> dict:
     sources = {}
     for d in diags:
         if d.span and d.span.path not in sources and Path(d.span.path).is_file():
-            sources[d.span.path] = Source.read(d.span.path)
+            sources[d.span.path] = Source.read(d.span.path, strict=False)
     return sources
 
 

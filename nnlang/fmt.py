@@ -52,7 +52,7 @@ from nnlang.diagnostics import NnError, render_all
 from nnlang.doc import EMPTY, Doc, concat, hardline, indent, text
 from nnlang.fmtexpr import OR, POSTFIX, bracketed, pp_chain, pp_expr, pp_shape, quote
 from nnlang.parse import parse_source
-from nnlang.source import Source
+from nnlang.source import Source, read_text, universal_newlines
 
 EXIT_OK, EXIT_ERRORS, EXIT_INTERNAL = 0, 1, 3
 
@@ -341,14 +341,17 @@ def run_fmt(files: list[Path], *, check: bool = False, diff: bool = False,
     """
     code = EXIT_OK
     for path in map(Path, files):
+        source = None
         try:
-            source = Source(str(path), path.read_bytes().decode("utf-8"))
+            raw = read_text(path)  # compared with the output as it is: CRLF is a change
+            source = Source(str(path), universal_newlines(raw))
             out = format_source(source, width)
-        except (OSError, UnicodeDecodeError) as exc:
-            print(f"nnc: error: cannot read {path}: {exc}", file=sys.stderr)
+        except OSError as exc:
+            print(f"nnc: error: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
             code = max(code, EXIT_ERRORS)
             continue
         except NnError as exc:
+            source = source or Source.read(path, strict=False)
             print(render_all(exc.diagnostics, {source.path: source}), file=sys.stderr)
             code = max(code, EXIT_ERRORS)
             continue
@@ -358,11 +361,11 @@ def run_fmt(files: list[Path], *, check: bool = False, diff: bool = False,
                   f"report it.\n{exc}", file=sys.stderr)
             code = EXIT_INTERNAL
             continue
-        if out == source.text:
+        if out == raw:
             continue
         if diff:
             name = str(path).lstrip("/")  # git style: a/tmp/x.nn, not a//tmp/x.nn
-            sys.stdout.write(_diff(source.text, out, f"a/{name}", f"b/{name}"))
+            sys.stdout.write(_diff(raw, out, f"a/{name}", f"b/{name}"))
         if check:
             print(f"would reformat {path}", file=sys.stderr)
             code = max(code, EXIT_ERRORS)

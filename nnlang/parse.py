@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+import unicodedata
 from collections.abc import Iterator
 from functools import cache
 from importlib import resources
@@ -797,6 +798,15 @@ def _unexpected_char(exc: UnexpectedCharacters, source: Source, text: str) -> Di
     pos = exc.pos_in_stream
     char = text[pos] if pos < len(text) else ""
     span = _span_at(source.path, exc.line, exc.column)
+    if char.isalnum():  # a letter outside ASCII: report the word once
+        start, end = _word_around(text, pos)
+        word = text[start:end]
+        folded = "".join(c for c in unicodedata.normalize("NFKD", word) if c.isascii())
+        hint = (f"did you mean '{folded}'?" if len(folded) == len(word) and folded.isidentifier()
+                else "use ASCII letters, digits and '_'")
+        return error("syntax", f"names are ASCII: '{word}' has '{char}'",
+                     _span_at(source.path, exc.line, exc.column - (pos - start), end - start),
+                     hint=hint)
     end = _stray_end(text, pos) if char else pos
     run = text[pos:text.find("\n", pos, end) if "\n" in text[pos:end] else end]
     if len(run) > 1:
@@ -832,6 +842,16 @@ def _single_quote_end(text: str, pos: int) -> int | None:
     return close if close != -1 and '"' not in text[pos:close] else None
 
 
+def _word_around(text: str, pos: int) -> tuple[int, int]:
+    """The run of letters, digits and '_' (any script) around ``pos``."""
+    start, end = pos, pos + 1
+    while start and (text[start - 1].isalnum() or text[start - 1] == "_"):
+        start -= 1
+    while end < len(text) and (text[end].isalnum() or text[end] == "_"):
+        end += 1
+    return start, end
+
+
 def _blank(text: str, start: int, end: int) -> str:
     """Replace text[start:end] by spaces, keeping newlines (so positions hold)."""
     middle = "".join(c if c == "\n" else " " for c in text[start:end])
@@ -856,6 +876,10 @@ def _recover(text: str, exc: UnexpectedInput, layout: _Layout) -> str | None:
             if pos and text[pos - 1] == " ":
                 return text[:pos - 1] + "->" + text[pos + 1:]
             return text[:pos] + "->" + text[pos + 1:]
+        if text[pos].isalnum():  # read on with the word's other letters made ASCII
+            start, end = _word_around(text, pos)
+            word = "".join(c if c.isascii() else "_" for c in text[start:end])
+            return text[:start] + word + text[end:]
         if text[pos] == "'" and (close := _single_quote_end(text, pos)) is not None:
             # read on as the double-quoted string it was meant to be
             return text[:pos] + '"' + text[pos + 1:close] + '"' + text[close + 1:]

@@ -60,9 +60,9 @@ class Loader:
         key = str(path)
         if key in self._envs:
             return self._envs[key]
-        source = Source(key, text) if text is not None else Source.read(path)
-        self.sources[key] = source
         try:
+            source = Source(key, text) if text is not None else Source.read(path)
+            self.sources[key] = source
             module = parse_source(source)
         except NnError as exc:
             self.diagnostics.extend(exc.diagnostics)

@@ -52,12 +52,48 @@ class Source:
         object.__setattr__(self, "lines", tuple(line.rstrip("\r") for line in lines))
 
     @classmethod
-    def read(cls, path: str | Path) -> Source:
-        return cls(str(path), Path(path).read_text(encoding="utf-8", errors="replace"))
+    def read(cls, path: str | Path, *, strict: bool = True) -> Source:
+        """A `.nn` file as the parser reads it (see :func:`read_text`); CRLF and
+        lone CR line endings read as LF, as Python's universal newlines do.
+        ``strict=False`` replaces bytes that are not UTF-8 (to quote a line)."""
+        text = read_text(path) if strict else Path(path).read_text(
+            encoding="utf-8-sig", errors="replace")
+        return cls(str(path), universal_newlines(text))
 
     def line(self, number: int) -> str:
         """The text of 1-based line ``number``, or '' past the end."""
         return self.lines[number - 1] if 0 < number <= len(self.lines) else ""
+
+
+BOM = "\ufeff"
+
+
+def read_text(path: str | Path) -> str:
+    """The text of a `.nn` file, exactly: UTF-8, without the byte-order mark that
+    some Windows editors write.
+
+    Raises:
+        NnError: the file is not UTF-8; the diagnostic points at the first bad byte.
+    """
+    data = Path(path).read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        from nnlang.diagnostics import NnError, error
+
+        line_start = data.rfind(b"\n", 0, exc.start) + 1
+        line = data.count(b"\n", 0, exc.start) + 1
+        col = len(data[line_start:exc.start].decode("utf-8", errors="replace")) + 1
+        raise NnError(error(
+            "syntax", f"the file is not UTF-8: byte 0x{data[exc.start]:02x} cannot start "
+            "a character", Span(str(path), line, col, line, col + 1),
+            hint="save the file as UTF-8 (Latin-1 and Windows-1252 accents are the usual "
+                 "culprits)")) from None
+    return text.removeprefix(BOM)
+
+
+def universal_newlines(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
 
 def expand_tabs(line: str, col: int) -> tuple[str, int]:

@@ -430,3 +430,34 @@ def test_run_fmt_internal_error_leaves_file_untouched(monkeypatch, tmp_path, cap
     assert path.read_text(encoding="utf-8") == UGLY
     err = capsys.readouterr().err
     assert "internal error" in err and "left unchanged" in err
+
+
+# ---------------------------------------------------------------- encodings and line endings
+
+
+@pytest.mark.parametrize("raw", [
+    PRETTY.replace("\n", "\r").encode(),        # classic Mac line endings
+    PRETTY.replace("\n", "\r\n").encode(),      # Windows
+    b"\xef\xbb\xbf" + PRETTY.encode(),          # a byte-order mark (Notepad)
+], ids=["cr", "crlf", "bom"])
+def test_check_and_fmt_read_every_line_ending_and_a_bom_alike(nnc, tmp_path: Path,
+                                                                 raw: bytes) -> None:
+    path = tmp_path / "m.nn"
+    path.write_bytes(raw)
+    assert nnc("check", str(path)).returncode == 0
+    run = nnc("fmt", str(path))
+    assert run.returncode == 0, run.stderr
+    assert path.read_bytes() in (raw, PRETTY.encode()), "fmt only normalises line endings"
+    assert nnc("fmt", "--check", str(path)).returncode == 0
+
+
+def test_a_file_that_is_not_utf8_is_one_located_error_in_check_and_fmt(
+        nnc, tmp_path: Path) -> None:
+    path = tmp_path / "m.nn"
+    path.write_bytes(b"# caf\xe9 au lait\n" + PRETTY.encode())
+    for args in (("check",), ("fmt",), ("fmt", "--check")):
+        run = nnc(*args, str(path))
+        assert run.returncode == 1, (args, run.stderr)
+        assert f"{path}:1:6: error: the file is not UTF-8: byte 0xe9" in run.stderr, run.stderr
+        assert " 1 | # caf" in run.stderr and "Traceback" not in run.stderr
+    assert path.read_bytes().startswith(b"# caf\xe9")  # left as it was

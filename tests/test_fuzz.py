@@ -444,3 +444,16 @@ def test_a_number_beyond_a_float_is_an_error_not_infinity() -> None:
         parse_source(Source(PATH, "const big = 1e400\n"))
     (diag,) = info.value.diagnostics
     assert diag.message == "number 1e400 is too large" and diag.span.col == 13
+
+
+def test_a_name_outside_ascii_is_one_error_per_word() -> None:
+    text = "const café = 2\nmodel mødel {\n    input x: [3]\n    dense(café)\n}\n"
+    with pytest.raises(NnError) as info:
+        parse_source(Source(PATH, text))
+    got = [(d.span.line, d.span.col, d.span.end_col, d.message, d.hint)
+           for d in info.value.diagnostics]
+    assert got == [
+        (1, 7, 11, "names are ASCII: 'café' has 'é'", "did you mean 'cafe'?"),
+        (2, 7, 12, "names are ASCII: 'mødel' has 'ø'", "use ASCII letters, digits and '_'"),
+        (4, 11, 15, "names are ASCII: 'café' has 'é'", "did you mean 'cafe'?"),
+    ]
