@@ -42,6 +42,7 @@ class Model:
     program: Program
     variables: dict[str, Any] | None = None  # set by fit()
     _compiled: Any = field(default=None, repr=False)
+    _activations: dict[str, str | None] | None = field(default=None, repr=False)
 
     @property
     def name(self) -> str:
@@ -76,13 +77,23 @@ class Model:
         return self.compiled().apply(variables, self._as_dict(inputs), train=train, rngs=rngs)
 
     def predict(self, variables=None, inputs=None) -> dict[str, Any]:
-        """Outputs with final activations applied; ``variables`` default to fit()'s."""
+        """Outputs as the loss reads them, activated: probabilities for a classifier
+        (a linear output trained with cross_entropy gets its softmax), values for
+        a regression; ``variables`` default to fit()'s."""
         variables = variables if variables is not None else self.variables
         if variables is None:
             raise ValueError("no variables: call fit() first or pass variables")
         from nnlang.train.loop import predict
+        from nnlang.train.model import activations_of
 
-        return predict(self.compiled(), variables, self._as_dict(inputs))
+        acts = self._activations
+        if acts is None:  # not fitted here: the train block's losses, as check reads them
+            from nnlang.check import declared_losses
+
+            spec = self.program.ir.trains.get(self._train_for() or "")
+            losses = declared_losses(spec, self.graph) if spec else {}
+            acts = activations_of(self.compiled(), losses)
+        return predict(self.compiled(), variables, self._as_dict(inputs), activations=acts)
 
     def fit(self, train: str | None = None, *, epochs: int | None = None,
             seed: int | None = None, out: str | Path | None = None, verbose: int = 0):
@@ -97,9 +108,13 @@ class Model:
 
         prepared = prepare(self.program.path, train=train or self._train_for(),
                            overrides=self.program.overrides, epochs=epochs, seed=seed)
+        from nnlang.train.setup import output_activations
+
         history = fit(self.compiled(), prepared.data, prepared.config, verbose=verbose,
                       out_dir=out)
         self.variables = history.variables
+        self._activations = output_activations(self.compiled(), prepared.config,
+                                               prepared.data)
         return history
 
     def _train_for(self) -> str | None:

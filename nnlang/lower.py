@@ -58,6 +58,20 @@ def final_activation(graph: Graph, output: str) -> tuple[str | None, int | None]
     return None, None
 
 
+def ends_linear(graph: Graph, output: str) -> bool:
+    """Whether ``output`` ends in a layer that takes ``act=`` but has none (a plain
+    ``dense(10)``): its values are unbounded scores, which a classification loss
+    reads as logits (the activation the loss names is fused), never as
+    probabilities."""
+    from nnlang.layers.args import NO_ACTIVATION
+
+    node = graph.node(graph.outputs[output])
+    if node.op == INPUT_OP or not any(a.name == "act" for a in LAYERS[node.op].args):
+        return False
+    act = node.attrs.get("act", "none")
+    return isinstance(act, str) and str(act) in NO_ACTIVATION
+
+
 def _last_axis(node) -> bool:
     """Whether a softmax node normalises its input's last axis (batch axis excluded)."""
     axis = node.attrs.get("axis", -1)
@@ -144,7 +158,10 @@ class CompiledModel:
     Variables are nested by `.nn` layer path (``{'conv_bn_1': {'conv_0':
     {...}}}``); outputs are keyed by output name. Outputs that end in softmax
     or sigmoid return logits (``logits_outputs`` says which activation was left
-    out) so the loss can fuse it; :meth:`predict` applies it.
+    out) so the loss can fuse it; :meth:`predict` applies it. Outputs that end
+    in a linear layer (``linear_outputs``) return their values, which a
+    classification loss reads as logits (see
+    :func:`nnlang.train.model.activations_of`).
     """
 
     rng_names = ("dropout",)  # dropout, noise and augmentation all draw from it
@@ -158,6 +175,13 @@ class CompiledModel:
         self.logits_outputs = {
             out: act for out in graph.outputs
             if (act := final_activation(graph, out)[0]) is not None
+        }
+        self.linear_outputs = frozenset(
+            out for out in graph.outputs
+            if out not in self.logits_outputs and ends_linear(graph, out))
+        self.output_shapes = {
+            out: tuple(graph.node(i).type.shape) if graph.node(i).type else None
+            for out, i in graph.outputs.items()
         }
         self.module = GraphModule(graph, frozenset(self.logits_outputs), dtype)
         owners = [n for n in graph.nodes if n.op != INPUT_OP and not n.shares]

@@ -138,6 +138,13 @@ def _mismatch(node, given, spec: TrainSpec) -> NnError:
              f"{_size(given)} elements)"))
 
 
+def config_error(exc, spec: TrainSpec) -> NnError:
+    """A :class:`~nnlang.train.binding.TrainConfigError` as the user's mistake: a
+    ``train-config`` diagnostic at the setting it names."""
+    span = spec.spans.get(exc.key, spec.span) if exc.key else spec.span
+    return NnError(error("train-config", exc.message, span, hint=exc.hint))
+
+
 def prepare(path: str | Path, *, train: str | None = None,
             overrides: Mapping[str, str] | None = None, epochs: int | None = None,
             seed: int | None = None) -> Prepared:
@@ -159,8 +166,7 @@ def prepare(path: str | Path, *, train: str | None = None,
     try:
         config = parse_train_settings(spec.settings, outputs=list(graph.outputs))
     except TrainConfigError as exc:
-        raise NnError(error("train-config", exc.message, spec.spans.get(exc.key, spec.span),
-                            hint=exc.hint)) from None
+        raise config_error(exc, spec) from None
     changes = {k: v for k, v in (("epochs", epochs), ("seed", seed)) if v is not None}
     config = dataclasses.replace(config, **changes)
     data = load_dataset(spec, path.parent, config.seed)
@@ -270,8 +276,12 @@ def run_file(path: str | Path, *, train: str | None = None,
 
         return run_gan(path, prepared, overrides=overrides, epochs=epochs, seed=seed,
                        out=out, resume=resume, verbose=verbose)
+    from nnlang.train.config import TrainConfigError
+    from nnlang.train.setup import output_activations
+
     run_dir = Path(resume or out or default_run_dir(path, prepared.spec))
     run_dir.mkdir(parents=True, exist_ok=True)
+    model = CompiledModel(prepared.graph)
     if not resume:
         shutil.copyfile(path, run_dir / path.name)
         (run_dir / "summary.json").write_text(
@@ -279,15 +289,19 @@ def run_file(path: str | Path, *, train: str | None = None,
         (run_dir / "run.json").write_text(json.dumps({
             "source": path.name, "train": prepared.spec.name,
             "model": prepared.graph.name, "overrides": dict(overrides or {}),
-            "epochs": epochs, "seed": seed}, indent=2) + "\n")
+            "epochs": epochs, "seed": seed,
+            "activations": output_activations(model, prepared.config, prepared.data),
+        }, indent=2) + "\n")
         save_preprocessing(run_dir, prepared.data)
     enable_compilation_cache()
-    model = CompiledModel(prepared.graph)
     variables = None if resume else initial_variables(model, prepared, path.parent)
-    with stop_on_ctrl_c() as stopper:
-        history = fit(model, prepared.data, prepared.config, verbose=verbose,
-                      out_dir=run_dir, resume=resume, variables=variables,
-                      callbacks=[stopper])
+    try:
+        with stop_on_ctrl_c() as stopper:
+            history = fit(model, prepared.data, prepared.config, verbose=verbose,
+                          out_dir=run_dir, resume=resume, variables=variables,
+                          callbacks=[stopper])
+    except TrainConfigError as exc:  # a setting only the built model refutes
+        raise config_error(exc, prepared.spec) from None
     from nnlang.reports import RunContext, write_reports
 
     write_reports(RunContext(prepared, model, history, run_dir, verbose))
@@ -417,6 +431,7 @@ def predict_file(path: str | Path, run_dir: str | Path, inputs_path: str | Path,
 
     from nnlang.lower import CompiledModel
     from nnlang.train.loop import predict
+    from nnlang.train.model import activations_of
 
     run_dir = Path(run_dir)
     settings = _run_settings(run_dir)
@@ -436,15 +451,17 @@ def predict_file(path: str | Path, run_dir: str | Path, inputs_path: str | Path,
         if all(d is not None for d in want) and x[0].size == int(np.prod(want)):
             x = x.reshape(len(x), *want)
         arrays[name] = x
-    outputs = predict(model, variables, arrays)
+    # as the loss read each output (runs before this was recorded: as the model ends)
+    acts = settings.get("activations") or activations_of(model, {})
+    outputs = predict(model, variables, arrays, activations=acts)
     target = Path(out) if out else run_dir / "predictions.csv"
     columns, header = [], []
     for name, y in outputs.items():
         y = np.asarray(y).reshape(len(y), -1)
-        if name in model.logits_outputs and model.logits_outputs[name] == "softmax":
+        if acts.get(name) == "softmax":
             columns.append(y.argmax(-1)[:, None])
             header.append(f"{name}_class")
-        elif "target_mean" in prep and name not in model.logits_outputs:
+        elif "target_mean" in prep and acts.get(name) is None:
             y = y * prep["target_std"].reshape(-1) + prep["target_mean"].reshape(-1)
         columns.append(y)
         header += [f"{name}_{i}" for i in range(y.shape[1])] if y.shape[1] > 1 else [name]

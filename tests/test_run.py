@@ -288,3 +288,50 @@ def test_second_run_reuses_the_persistent_compilation_cache(mlp_file: Path,
     first, second = (json.loads((tmp_path / n / "metrics.json").read_text())
                      for n in ("first", "second"))
     assert first == second
+
+
+def test_a_two_class_softmax_head_trains_with_the_default_loss(tmp_path: Path) -> None:
+    path = tmp_path / "cancer.nn"
+    path.write_text("model m {\n    input x: [30]\n    dense(2, act=softmax)\n}\n\n"
+                    "train m {\n    data = breast_cancer\n    epochs = 2\n"
+                    "    checkpoint = false\n}\n")
+    out = tmp_path / "run"
+    result = nnc("run", str(path), "--out", str(out), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert json.loads((out / "run.json").read_text())["activations"] == {"output": "softmax"}
+    assert rows(out)[-1]["accuracy"] > 0.7
+
+
+def test_a_train_config_error_found_while_training_is_a_located_user_error(
+        mlp_file: Path, monkeypatch) -> None:
+    import nnlang.train.loop as loop
+    from nnlang.diagnostics import NnError
+    from nnlang.run import run_file
+    from nnlang.train.config import TrainConfigError
+
+    def refuse(*args, **kwargs):
+        raise TrainConfigError("freeze names unknown layer 'x'", "seed", "did you mean?")
+
+    monkeypatch.setattr(loop, "fit", refuse)
+    with pytest.raises(NnError) as caught:
+        run_file(mlp_file, out=mlp_file.parent / "run", verbose=0)
+    (diag,) = caught.value.diagnostics
+    assert diag.code == "train-config" and diag.span.line == 15  # the seed setting
+    assert diag.message == "freeze names unknown layer 'x'"
+
+
+def test_nnc_predict_of_a_linear_classifier_gives_probabilities_and_classes(
+        tmp_path: Path) -> None:
+    path = tmp_path / "lin.nn"
+    path.write_text(MLP.replace("dense(10, act=softmax)", "dense(10)").replace(
+        "epochs = 4", "epochs = 1"))
+    out = tmp_path / "run"
+    assert nnc("run", str(path), "--out", str(out), cwd=tmp_path).returncode == 0
+    x = np.random.default_rng(0).uniform(size=(3, 64)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    result = nnc("predict", str(path), "--run", str(out), str(tmp_path / "x.npy"),
+                 "--out", str(tmp_path / "p.csv"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    table = np.loadtxt(tmp_path / "p.csv", delimiter=",", skiprows=1)
+    np.testing.assert_allclose(table[:, 1:].sum(axis=1), 1.0, rtol=1e-4)
+    assert (table[:, 1:] >= 0).all()

@@ -26,6 +26,13 @@ class RunContext:
     run_dir: Path
     verbose: int
 
+    def activations(self) -> dict[str, str | None]:
+        """Each output's activation as the loss read it (``predict``'s
+        ``activations``): a linear classifier's logits become probabilities."""
+        from nnlang.train.setup import output_activations
+
+        return output_activations(self.model, self.prepared.config, self.prepared.data)
+
 
 Report = Callable[[RunContext], dict[str, Any] | None]
 

@@ -74,7 +74,7 @@ def model_outputs(ctx: RunContext, x: Any) -> dict[str, np.ndarray]:
     """The trained model's (activated) outputs for inputs ``x``."""
     from nnlang.train.loop import predict
 
-    return predict(ctx.model, ctx.history.variables, x)
+    return predict(ctx.model, ctx.history.variables, x, activations=ctx.activations())
 
 
 def output_shapes(ctx: RunContext) -> dict[str, tuple[Any, ...]]:

@@ -65,7 +65,8 @@ def mean_baselines_per_output(ctx: RunContext) -> dict[str, Any] | None:
     names = [name for name, task in tasks.items() if task == "regression"]
     if not names:
         return None
-    pred = data.unscale_targets(predict(ctx.model, ctx.history.variables, data.test.x))
+    pred = data.unscale_targets(predict(ctx.model, ctx.history.variables, data.test.x,
+                                           activations=ctx.activations()))
     train, test = (data.unscale_targets(s.y) for s in (data.train, data.test))
     result: dict[str, Any] = {}
     for name in names:
@@ -136,7 +137,8 @@ def predict_targets(ctx: RunContext, x: Any) -> np.ndarray:
     """The trained model's predictions for ``x``, in the target's own units."""
     from nnlang.train.loop import predict
 
-    (y,) = predict(ctx.model, ctx.history.variables, x).values()
+    (y,) = predict(ctx.model, ctx.history.variables, x,
+                   activations=ctx.activations()).values()
     y = np.asarray(y, np.float64).reshape(len(y), -1)
     return ctx.prepared.data.unscale_targets(y)
 

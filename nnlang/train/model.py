@@ -20,6 +20,13 @@ Contract (the compiler must respect it):
   as ``"sigmoid"`` for outputs trained with ``binary_cross_entropy`` and
   ``"softmax"`` otherwise.
 * ``penalties`` maps a layer path to its ``(l1, l2)`` kernel penalty.
+* Optional ``linear_outputs``: outputs that end in a layer without an
+  activation. They return values as they are; a classification loss reads
+  them as logits (``cross_entropy``/``kl_divergence`` fuse a softmax,
+  ``binary_cross_entropy`` a sigmoid), and metrics and predictions of a model
+  trained so see the probabilities (see :func:`activations_of`).
+* Optional ``output_shapes``: output name to shape without the batch axis
+  (the default loss of two-class data follows the last dimension).
 * Optional attributes: ``frozen`` (paths of layers declared
   ``trainable=false``), ``rng_names`` (rng streams ``apply`` consumes in
   training, default ``("dropout",)``), ``input_shapes`` (name to shape without
@@ -122,20 +129,41 @@ class LinenModel:
         return dict(out), dict(state)
 
 
+LOGIT_LOSSES = {
+    "cross_entropy": "softmax",
+    "kl_divergence": "softmax",
+    "binary_cross_entropy": "sigmoid",
+}
+"""The activation each classification loss fuses into an output it reads as logits."""
+
+
 def activations_of(
     model: TrainableModel, losses: Mapping[str, Any]
 ) -> dict[str, str | None]:
-    """Each output's left-out final activation (``None`` when it returns values)."""
+    """Each output's activation for the losses ``losses`` (output name to an
+    Option or its name): the one the model left out (``logits_outputs``), or
+    for an output that ends in a linear layer (``linear_outputs``) the one its
+    classification loss implies (``LOGIT_LOSSES``); ``None`` when the output
+    returns values as they are."""
     fused = model.logits_outputs
+    linear = getattr(model, "linear_outputs", ()) or ()
+
+    def loss_of(o: str) -> str | None:
+        loss = losses.get(o)
+        return str(getattr(loss, "name", loss)) if loss is not None else None
+
     if isinstance(fused, Mapping):
-        return {o: fused.get(o) for o in model.output_names}
-    return {
-        o: (
-            "sigmoid"
-            if getattr(losses.get(o), "name", None) == "binary_cross_entropy"
-            else "softmax"
-        )
-        if o in fused
-        else None
-        for o in model.output_names
-    }
+        acts = {o: fused.get(o) for o in model.output_names}
+    else:
+        acts = {
+            o: (
+                "sigmoid" if loss_of(o) == "binary_cross_entropy" else "softmax"
+            )
+            if o in fused
+            else None
+            for o in model.output_names
+        }
+    for o in model.output_names:
+        if acts[o] is None and o in linear:
+            acts[o] = LOGIT_LOSSES.get(loss_of(o) or "")
+    return acts
