@@ -40,6 +40,7 @@ from nnlang.sharing import BlockInstance, reapply_block
 from nnlang.source import Source, Span
 from nnlang.values import Word
 
+MAX_NODES = 100_000  # far beyond any real model; stops `repeat 10000000` before memory does
 POISON = object()  # the flow after an error: everything downstream stays quiet
 Flow = int | tuple[int, ...] | None | object
 
@@ -85,6 +86,10 @@ def elaborate_file(path: str | Path, overrides: Mapping[str, str] | None = None,
     loader = Loader()
     const_overrides, setting_overrides, diags = {}, {}, []
     for name, raw in (overrides or {}).items():
+        if not name.isidentifier():
+            diags.append(fail("bad-override", f"--set {name}: not a const or train setting "
+                              "name", None, hint=_OVERRIDE_SCOPE).diag)
+            continue
         try:
             const_overrides[name] = parse_override(name, raw)
         except ElabError as exc:
@@ -94,11 +99,20 @@ def elaborate_file(path: str | Path, overrides: Mapping[str, str] | None = None,
     if env is None:
         return Elaboration(None, diags, loader.sources)
     own_consts = {i.name for i in env.module.items if isinstance(i, S.Const)}
+    known_settings = _setting_keys()
     for name in const_overrides:
-        if name not in own_consts:
+        if name in own_consts:
+            continue
+        if name in known_settings:
             setting_overrides[name] = const_overrides[name]
+        else:
+            diags.append(fail("bad-override", f"--set {name}: no const or train setting "
+                              f"named '{name}'", None,
+                              hint=_override_hint(name, own_consts | known_settings)).diag)
     program = Program(str(path), consts=dict(env.consts))
     builder = _Builder(diags)
+    builder.elsewhere = {i.name: e.path for e in loader.envs() if e is not env
+                         for i in e.module.items if isinstance(i, S.Model)}
     for item in env.module.items:
         if isinstance(item, S.Model):
             if item.name in program.models:
@@ -111,13 +125,22 @@ def elaborate_file(path: str | Path, overrides: Mapping[str, str] | None = None,
             spec = builder.train(item, env, program, setting_overrides)
             if spec is not None:
                 program.trains[spec.name] = spec
-    known_settings = _setting_keys()
-    for name in setting_overrides:
-        if name not in known_settings:
-            diags.append(fail("bad-override", f"--set {name}: no const or train setting "
-                              f"named '{name}'", None,
-                              hint=did_you_mean(name, own_consts | known_settings)).diag)
     return Elaboration(program, diags, loader.sources)
+
+
+_OVERRIDE_SCOPE = ("--set reaches this file's consts and whole train settings: "
+                   "--set width=128, --set optimizer=adam(lr=1e-2)")
+OPTIMIZER_ARGS = {"lr", "learning_rate", "momentum", "nesterov", "beta1", "beta2", "eps"}
+
+
+def _override_hint(name: str, known: set[str]) -> str | None:
+    """did you mean (any case), or how to reach an optimizer argument."""
+    if name.lower() in OPTIMIZER_ARGS:
+        return "an optimizer's arguments are set with it: --set optimizer=adam(lr=1e-2)"
+    folded = {k.lower(): k for k in known}
+    if name.lower() in folded:
+        return f"did you mean '{folded[name.lower()]}'?"
+    return did_you_mean(name, known) or _OVERRIDE_SCOPE
 
 
 def _setting_keys() -> set[str]:
@@ -136,6 +159,7 @@ class _Builder:
     def __init__(self, diags: list[Diagnostic]):
         self.diags = diags
         self.graph: Graph | None = None
+        self.elsewhere: dict[str, str] = {}  # models of imported files, by name: their path
 
     # ------------------------------------------------------------ items
 
@@ -161,8 +185,12 @@ class _Builder:
               overrides: Mapping[str, Any]) -> TrainSpec | None:
         for model in item.models:
             if model not in program.models:
+                hint = did_you_mean(model, program.models)
+                if model in self.elsewhere:
+                    hint = (f"'{model}' is defined in {self.elsewhere[model]}; imports bring "
+                            "consts and blocks, not models: train it there, or make it a block")
                 self.error("unknown-name", f"train block names unknown model '{model}'",
-                           item.span, hint=did_you_mean(model, program.models))
+                           item.span, hint=hint)
                 return None
         settings, spans = {}, {}
         ctx = Context(env)
@@ -249,6 +277,10 @@ class _Builder:
                 if not isinstance(n, int) or isinstance(n, bool) or n < 0:
                     raise fail("type-error", f"repeat needs a count ≥ 0; got {n!r}", count.span)
                 for _ in range(n):
+                    if n > MAX_NODES or len(self.graph.nodes) > MAX_NODES:
+                        raise fail("too-large", f"repeat {n} unrolls past {MAX_NODES:,} layers",
+                                   count.span, hint="a model this deep is almost certainly a "
+                                   "typo in the count (or a const set too high)")
                     flow = self.body(body.stmts, flow, scope, is_model)
                 return flow
             case S.ForStmt(var=var, iterable=iterable, body=body):

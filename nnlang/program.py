@@ -78,6 +78,10 @@ class Loader:
         self._envs[key] = env
         return env
 
+    def envs(self) -> list[ModuleEnv]:
+        """Every file loaded so far, the root and its imports."""
+        return list(self._envs.values())
+
     def _import(self, env: ModuleEnv, item: S.Import) -> None:
         target = Path(env.path).parent / item.path
         resolved = str(target)
@@ -91,6 +95,13 @@ class Loader:
             raise fail("import-cycle", f"import cycle: {names}", where,
                        notes=[f"closed by the import at {item.span}"],
                        hint="move what both files need into a third file")
+        if target.is_dir():
+            raise fail("import-not-found", f"cannot import '{item.path}': it is a folder "
+                       f"({target})", item.span)
+        if target.suffix != ".nn":
+            raise fail("import-not-found", f"cannot import '{item.path}': only .nn files "
+                       "can be imported", item.span,
+                       hint="data files belong in a train block's data = ... setting")
         if not target.is_file():
             raise fail("import-not-found", f"cannot import '{item.path}': no such file "
                        f"(looked for {target})", item.span)
@@ -104,16 +115,28 @@ class Loader:
                        item.span)
         if item.alias:
             env.namespaces[item.alias] = imported
-        else:
-            env.consts.update(imported.consts)
-            env.const_spans.update(imported.const_spans)
-            env.blocks.update(imported.blocks)
-            env.namespaces.update(imported.namespaces)
+            return
+        # The file's own consts and blocks win over imported ones, wherever the import is.
+        for name, value in imported.consts.items():
+            if not _defined_here(env, env.const_spans.get(name)):
+                env.consts[name] = value
+                env.const_spans[name] = imported.const_spans[name]
+        for name, found in imported.blocks.items():
+            if env.blocks.get(name, (None, None))[1] is not env:
+                env.blocks[name] = found
+        env.namespaces.update(imported.namespaces)
 
     def _fill(self, env: ModuleEnv, overrides: Mapping[str, Any]) -> None:
+        aliases: dict[str, Span | None] = {}
         for item in env.module.items:
             try:
                 if isinstance(item, S.Import):
+                    if item.alias in aliases:
+                        raise fail("duplicate-name", f"namespace '{item.alias}' is imported "
+                                   "twice", item.span,
+                                   notes=[f"first imported at {aliases[item.alias]}"])
+                    if item.alias:
+                        aliases[item.alias] = item.span
                     self._import(env, item)
                 elif isinstance(item, S.Const):
                     if item.name in env.consts and item.name in _own_consts(env, item):
@@ -152,6 +175,10 @@ def check_params(block: S.Block) -> list[Diagnostic]:
                                hint=f"give '{p.name}' a default, or move it before "
                                     f"'{defaulted.name}'"))
     return diags
+
+
+def _defined_here(env: ModuleEnv, span: Span | None) -> bool:
+    return span is not None and span.path == env.path
 
 
 def _own_consts(env: ModuleEnv, item: S.Const) -> set[str]:

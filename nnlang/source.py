@@ -76,6 +76,8 @@ def read_text(path: str | Path) -> str:
         NnError: the file is not UTF-8; the diagnostic points at the first bad byte.
     """
     data = Path(path).read_bytes()
+    if b"\x00" in data:  # binary: the parser says "is it a text file?" at the first NUL
+        return data.decode("utf-8", errors="replace").removeprefix(BOM)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
