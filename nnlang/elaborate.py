@@ -245,8 +245,9 @@ class _Builder:
                                  (), name, span=stmt.span)
                 graph.inputs[name] = node.id
                 self.bind(scope, name, node.id, stmt.span)
-                scope.used.add(name)
-                return node.id
+                # LANGUAGE.md: a body with one input starts with the flow on it; with
+                # several, a bare layer would have to guess which, so there is none
+                return node.id if len(graph.inputs) == 1 else None
             case S.BindStmt(name=name, value=value, assertion=assertion):
                 result = self.chain(value, flow, scope)
                 self.check_assertion(assertion, result, scope)
@@ -478,8 +479,7 @@ class _Builder:
     def flow_inputs(self, flow: Flow, what: str, lo: int, hi: int | None,
                     span: Span | None) -> tuple[int, ...]:
         if flow is None:
-            raise fail("no-input", f"{what} has nothing to apply to", span,
-                       hint="declare an input first: input x: [8, 8, 1]")
+            raise self.no_flow(what, span)
         inputs = flow if isinstance(flow, tuple) else (flow,)
         n = len(inputs)
         if n < lo:
@@ -570,8 +570,7 @@ class _Builder:
                 inner.used.add(s.name)
             flow = given[0] if len(given) == 1 else given
         elif flow is None:
-            raise fail("no-input", f"{block.name} has nothing to apply to", span,
-                       hint="declare an input first: input x: [8, 8, 1]")
+            raise self.no_flow(block.name, span)
         result = self.body(body, flow, inner)
         outputs = inner.outputs
         if len(outputs) == 1:
@@ -618,6 +617,17 @@ class _Builder:
 
     # ------------------------------------------------------------ diagnostics
 
+    def no_flow(self, what: str, span: Span | None) -> ElabError:
+        inputs = list(self.graph.inputs) if self.graph is not None else []
+        if len(inputs) < 2:
+            return fail("no-input", f"{what} has nothing to apply to", span,
+                        hint="declare an input first: input x: [8, 8, 1]")
+        names = ", ".join(inputs)
+        return fail("no-input", f"{what} has no flow to apply to: the model has "
+                    f"{len(inputs)} inputs ({names})", span,
+                    hint=f"start the chain from one: {inputs[0]} -> ..., or from several: "
+                         f"({names}) -> concat")
+
     def error(self, code: str, message: str, span, **kw) -> None:
         self.diags.append(fail(code, message, span, **kw).diag)
 
@@ -629,9 +639,12 @@ class _Builder:
                 continue
             if isinstance(flow, int) and self._consumed(flow):
                 continue
-            self.diags.append(warning("unused", f"tensor '{name}' is never used",
-                                      scope.tensor_spans.get(name),
-                                      hint="use it, output it, or remove the line"))
+            is_input = self.graph is not None and self.graph.inputs.get(name) == flow
+            self.diags.append(warning(
+                "unused", f"{'input' if is_input else 'tensor'} '{name}' is never used",
+                scope.tensor_spans.get(name),
+                hint="the model still takes it: use it or remove the line" if is_input
+                else "use it, output it, or remove the line"))
 
     def warn_rebound(self, scope: Scope, name: str, span: Span | None) -> None:
         """``h = ...`` again before anything used the first ``h``: a dead layer."""

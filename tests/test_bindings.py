@@ -73,3 +73,28 @@ def test_a_dead_binding_in_a_block_called_twice_is_reported_once() -> None:
     assert {(d.code, d.message, d.span.line) for d in diags} == {
         ("unused", "tensor 'h' is never used: it is bound again at line 4 before "
                    "anything uses it", 3)}
+
+
+# ---------------------------------------------------------------- the flow with several inputs
+
+
+def test_with_several_inputs_a_bare_layer_has_no_flow_to_guess() -> None:
+    """LANGUAGE.md: a body with one input starts with the flow on it. With two, a
+    bare dense used to apply silently to the last input declared."""
+    diags = diagnostics("model m {\n    input a: [3]\n    input b: [3]\n    dense(2)\n}\n")
+    (diag,) = [d for d in diags if d.is_error]
+    assert (diag.code, diag.span.line) == ("no-input", 4)
+    assert diag.message == "dense has no flow to apply to: the model has 2 inputs (a, b)"
+    assert diag.hint == "start the chain from one: a -> ..., or from several: (a, b) -> concat"
+
+
+def test_a_model_input_nothing_uses_is_an_unused_warning() -> None:
+    diags = diagnostics("model m {\n    input a: [3]\n    input b: [3]\n"
+                        "    output y = a -> dense(2)\n}\n")
+    assert [(d.code, d.span.line, d.message) for d in diags] == [
+        ("unused", 3, "input 'b' is never used")]
+
+
+def test_several_inputs_used_by_name_are_quiet() -> None:
+    assert not diagnostics("model m {\n    input a: [3]\n    input b: [3]\n"
+                           "    (a, b) -> concat -> dense(2)\n}\n")
