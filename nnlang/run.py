@@ -66,9 +66,26 @@ def load_dataset(spec: TrainSpec, base_dir: Path, seed: int):
         raise NnError(error("train-config", "data must name a data source, such as "
                             "digits or csv(\"file.csv\", target=y)", spec.spans.get("data")))
     try:
-        return load_data(source.name, source.args, source.kwargs, base_dir=base_dir, seed=seed)
+        data = load_data(source.name, source.args, source.kwargs, base_dir=base_dir,
+                         seed=seed)
     except DataError as exc:
         raise _data_error(spec, exc) from None
+    _warn_about_data(spec, data)
+    return data
+
+
+def _warn_about_data(spec: TrainSpec, data) -> None:
+    """Print what the loader left out (a CSV's text columns): nothing goes silently."""
+    import sys
+
+    from nnlang.diagnostics import render, warning
+    from nnlang.source import Source
+
+    span = spec.spans.get("data", spec.span)
+    for message, hint in data.meta.get("warnings", ()):
+        sources = ({span.path: Source.read(span.path, strict=False)}
+                   if span and Path(span.path).is_file() else {})
+        print(render(warning("data", message, span, hint=hint), sources), file=sys.stderr)
 
 
 def check_data_fits(graph: Graph, data, spec: TrainSpec) -> None:

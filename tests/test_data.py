@@ -7,6 +7,7 @@ import math
 import struct
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -662,6 +663,57 @@ BAD_FILES = [
         "features",
         "both the target and a feature",
     ),
+    (
+        "t.csv",
+        "a,b,y\n" + "1,2,0\n" * 9 + "3,x,1\n",
+        {"target": W("y")},
+        "path",
+        "column 'b' is not numeric: line 11 has 'x'",
+    ),
+    (
+        "t.csv",
+        "a,b,y\n" + "1,2,0\n" * 9 + "3,-inf,1\n",
+        {"target": W("y")},
+        "path",
+        "column 'b' is not numeric: line 11 has '-inf', not a finite number",
+    ),
+    (
+        "t.csv",
+        "a,b,y\n" + "1,2,0\n" * 9 + "3,4,inf\n",
+        {"target": W("y")},
+        "target",
+        "column 'y' is not numeric: line 11 has 'inf'",
+    ),
+    ("t.csv", "a,a,y\n1,2,0\n", {"target": W("y")}, "path", "two columns 'a'"),
+    (
+        "t.csv",
+        "a,b,y\n1,2,0\n",
+        {"target": W("y"), "features": [W("a"), 0]},
+        "features",
+        "names column 'a' twice",
+    ),
+    ("t.csv", "a,b,y\n1,2,0\n", {"target": W("Y")}, "target", "did you mean 'y'?"),
+    (
+        "t.csv",
+        "a;b;y\n1;2;0\n",
+        {"target": W("y")},
+        "target",
+        "is the delimiter ';'?",
+    ),
+    (
+        "t.csv",
+        "a,y\n" + "1,0\n" * 10,
+        {"target": W("y")},
+        None,
+        "the labels hold one class, '0'",
+    ),
+    (
+        "r.txt",
+        "pos\tgood\npos\tfine\npos\tgreat\n",
+        {"split": [1, 0, 0]},
+        None,
+        "the labels hold one class, 'pos'",
+    ),
     ("r.txt", "pos\tok\nno tab here\n", {}, "path", "r.txt:2: expected a label, a tab"),
     ("r.txt", "\n\n", {}, "path", "no examples"),
     ("d.npz", "not a zip", {}, "path", "cannot read d.npz"),
@@ -676,6 +728,34 @@ def test_bad_files(tmp_path, file, content, kwargs, arg, words):
         load_data(source, (file,), kwargs, base_dir=tmp_path, seed=0)
     assert caught.value.arg == arg
     assert words in f"{caught.value.message} {caught.value.hint}"
+
+
+def test_csv_text_columns_are_left_out_with_a_warning(tmp_path):
+    """Text columns are skipped and said so; naming the features silences it."""
+    lines = ["id,a,when,y"] + [f"r{i},{i},2024-01-{i + 1:02},{i % 2}" for i in range(20)]
+    write_csv(tmp_path, "t.csv", lines)
+    data = load("csv", "t.csv", base_dir=tmp_path, target=W("y"))
+    assert data.feature_names == ("a",)
+    ((message, hint),) = data.meta["warnings"]
+    assert "columns 'id', 'when' hold text and are left out" in message
+    assert "features=[a]" in hint
+    named = load("csv", "t.csv", base_dir=tmp_path, target=W("y"), features=[W("a")])
+    assert named.meta["warnings"] == []
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("member", ["x", "y"])
+def test_npz_nan_or_inf_is_a_data_error_naming_array_and_row(tmp_path, bad, member):
+    """Not a diverging loss at step 1, nor numpy's RuntimeWarnings from z-scoring."""
+    arrays = {"x": np.ones((20, 3), np.float32), "y": np.linspace(0, 1, 20)}
+    arrays[member][7] = bad
+    np.savez(tmp_path / "d.npz", **arrays)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(DataError) as caught:
+            load("npz", "d.npz", base_dir=tmp_path)
+    assert caught.value.arg == member
+    assert f"'{member}' in d.npz holds {bad} in row 7" in caught.value.message
 
 
 def test_bad_npz_members(numbered):

@@ -116,7 +116,26 @@ def read_member(archive: Any, path: Path, name: str, arg: str) -> np.ndarray:
             f"example, got {array.dtype} of shape {array.shape}",
             arg=arg,
         )
+    check_finite(array, f"'{name}' in {path.name}", arg)
     return array
+
+
+def check_finite(array: np.ndarray, what: str, arg: str) -> None:
+    """Raise, naming the first row, if a float array holds nan or inf: training
+    on it would only report a diverging loss, far from the cause."""
+    if array.dtype.kind != "f":
+        return
+    finite = np.isfinite(array).reshape(len(array), -1).all(axis=1)
+    if finite.all():
+        return
+    rows = np.flatnonzero(~finite)
+    value = array[rows[0]].reshape(-1)[~np.isfinite(array[rows[0]].reshape(-1))][0]
+    more = f", and {len(rows) - 1} more rows" if len(rows) > 1 else ""
+    raise DataError(
+        f"{what} holds {value} in row {rows[0]} (counting from 0){more}",
+        arg=arg,
+        hint="remove or fill those rows before saving; nan and inf cannot be trained on",
+    )
 
 
 def prepare_inputs(x: np.ndarray) -> tuple[np.ndarray, Scaling]:
@@ -198,6 +217,7 @@ def load_idx(opts: LoadOptions, *, images: Path, labels: Path) -> Dataset:
     one; with ``normalize``, byte images are scaled to [0, 1].
     """
     x, y = read_idx(images, "images"), read_idx(labels, "labels")
+    check_finite(x, images.name, "images")
     if x.ndim < 2:
         raise DataError(f"{images.name} holds 1-D data, not images", arg="images")
     if y.ndim != 1:

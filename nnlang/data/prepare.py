@@ -192,6 +192,8 @@ def assemble(
     task, num_classes = picked.task, picked.num_classes
     if picked.names is not None:
         meta["classes"] = picked.names
+    if opts.target != "inputs":
+        check_several_classes((train, val, test), task, meta.get("classes"), opts)
     x_stats = None
     if opts.normalize:
         x_stats = map_arrays(lambda k, a: fit_scaling(a, pick(scaling, k)), train.x)
@@ -247,6 +249,35 @@ def assemble(
         vocab=vocab,
         meta=meta,
     )
+
+
+def check_several_classes(
+    parts: tuple[Split, Split, Split],
+    task: Task | dict[str, Task],
+    names: Any,
+    opts: LoadOptions,
+) -> None:
+    """Class labels must hold two classes or more: with one, the loss is 0 and
+    accuracy 1.0 from the first step, and nothing is learnt."""
+    for key, kind in (task.items() if isinstance(task, dict) else [(None, task)]):
+        if kind not in CLASS_TASKS:
+            continue
+        ys = [np.asarray(pick(s.y, key)).reshape(-1) for s in parts]
+        present = np.unique(np.concatenate(ys))
+        if len(present) != 1:
+            continue
+        labels = pick(names, key) if isinstance(names, dict) else names
+        label = labels[present[0]] if labels and present[0] < len(labels) else present[0]
+        where = f" of target '{key}'" if key is not None else ""
+        raise DataError(
+            f"the labels{where} hold one class, '{label}': there is nothing to "
+            "tell apart",
+            arg="classes" if opts.classes else None,
+            hint="classes= keeps one class; keep two or more"
+            if opts.classes
+            else "a classifier needs examples of two classes or more; check the "
+            "labels in the file",
+        )
 
 
 def fit_scaling(x: np.ndarray, scaling: Scaling) -> tuple[Any, Any] | None:

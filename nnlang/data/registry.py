@@ -274,7 +274,8 @@ DATA_SOURCES: dict[str, DataSourceSpec] = {
                 "features",
                 None,
                 "input columns; default: every numeric column but the target "
-                "(with window: every numeric column)",
+                "(with window: every numeric column); text columns are left out, "
+                "with a warning",
                 kind="columns",
             ),
             DataParam(

@@ -20,6 +20,7 @@ import numpy as np
 
 from nnlang.data.dataset import DataError, Dataset, LoadOptions, Split
 from nnlang.data.prepare import (
+    CLASS_TASKS,
     Target,
     as_integers,
     assemble,
@@ -87,10 +88,35 @@ def read_table(path: Path, *, header: bool, delimiter: str) -> Table:
         tuple(c.strip() for c in rows[0]) if header else tuple(map(str, range(width)))
     )
     if header:
+        check_unique_names(path, names, lines[0])
+    if header:
         rows, lines = rows[1:], lines[1:]
     if not rows:
         raise DataError(f"{path.name} has a header but no data rows", arg="path")
     return Table(path, names, rows, lines)
+
+
+def check_unique_names(path: Path, names: tuple[str, ...], line: int) -> None:
+    """A header naming one column twice makes ``target=`` and ``features=``
+    ambiguous (and a table would silently keep one of the two)."""
+    seen: dict[str, int] = {}
+    for j, name in enumerate(names):
+        if name and name in seen:
+            raise DataError(
+                f"{path.name}:{line}: the header names two columns '{name}' "
+                f"(columns {seen[name]} and {j})",
+                arg="path",
+                hint="give every column its own name",
+            )
+        seen.setdefault(name, j)
+
+
+def guess_delimiter(table: Table) -> str | None:
+    """The separator a one-column table seems to use instead (``a;b;y``)."""
+    if len(table.names) != 1:
+        return None
+    first = table.names[0] + "".join(table.rows[0])
+    return next((d for d in (";", "\t", "|", ",") if d in first), None)
 
 
 def column_index(table: Table, column: str | int, arg: str) -> int:
@@ -106,16 +132,34 @@ def column_index(table: Table, column: str | int, arg: str) -> int:
         return column % count
     if column in table.names:
         return table.names.index(column)
-    close = difflib.get_close_matches(column, table.names, n=1)
+    by_case = [n for n in table.names if n.lower() == column.lower()]
+    close = by_case or difflib.get_close_matches(column, table.names, n=1)
     unnamed = table.names == tuple(map(str, range(count)))
+    delimiter = guess_delimiter(table)
+    if delimiter is not None:
+        hint = f'is the delimiter {delimiter!r}? set delimiter="{delimiter}"'
+    elif unnamed:
+        hint = "without a header row, columns are numbered from 0"
+    else:
+        hint = f"did you mean '{close[0]}'?" if close else None
     raise DataError(
         f"no column '{column}' in {table.path.name}; the columns are: "
         f"{', '.join(table.names)}",
         arg=arg,
-        hint="without a header row, columns are numbered from 0"
-        if unnamed
-        else (f"did you mean '{close[0]}'?" if close else None),
+        hint=hint,
     )
+
+
+def column_indices(table: Table, columns: tuple[str | int, ...], arg: str) -> list[int]:
+    """The positions of ``columns``; naming one column twice is an error."""
+    indices = [column_index(table, c, arg) for c in columns]
+    for k, j in enumerate(indices):
+        if j in indices[:k]:
+            raise DataError(
+                f"{arg} names column '{table.names[j]}' twice", arg=arg,
+                hint="list each column once",
+            )
+    return indices
 
 
 def parse_number(cell: str) -> float | None:
@@ -127,10 +171,58 @@ def parse_number(cell: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def is_number_like(cell: str) -> bool:
+    """The cell spells a number, finite or not (``inf`` is a bad number, not text)."""
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def bad_cell(cell: str) -> str:
+    """What is wrong with a cell that is not a usable number, for messages."""
+    if cell.lower() in MISSING:
+        return "a missing value"
+    if is_number_like(cell):
+        return f"'{cell}', not a finite number"
+    return f"'{cell}', not a number"
+
+
 def is_numeric(table: Table, index: int) -> bool:
     """Every present cell of the column is a number (missing cells are ignored)."""
     cells = [c for c in table.column(index) if c.lower() not in MISSING]
     return bool(cells) and all(parse_number(c) is not None for c in cells)
+
+
+def is_text(table: Table, index: int) -> bool:
+    """The column holds text (names, dates, ids): at most half of its present
+    cells spell numbers. A column of numbers with a few bad cells is not text:
+    dropping it would silently train without it, so :func:`check_numeric`
+    reports the bad cells instead."""
+    cells = [c for c in table.column(index) if c.lower() not in MISSING]
+    return 2 * sum(map(is_number_like, cells)) <= len(cells)
+
+
+def check_numeric(table: Table, index: int, arg: str) -> None:
+    """Raise, naming the first bad cell, unless every cell is a finite number."""
+    bad = [
+        (line, cell)
+        for cell, line in zip(table.column(index), table.lines, strict=True)
+        if parse_number(cell) is None and cell.lower() not in MISSING
+    ]
+    if not bad:
+        return
+    line, cell = bad[0]
+    more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+    kind = "a finite number" if is_number_like(cell) else "a number"
+    raise DataError(
+        f"{table.path.name}: column '{table.names[index]}' is not numeric: "
+        f"line {line} has '{cell}', not {kind}{more}",
+        arg=arg,
+        hint="fix or remove those rows; a column of text is left out of the "
+        "features only when most of its cells are text",
+    )
 
 
 def numeric_column(table: Table, index: int, arg: str) -> np.ndarray:
@@ -142,13 +234,9 @@ def numeric_column(table: Table, index: int, arg: str) -> np.ndarray:
     ):
         number = None if cell.lower() in MISSING else parse_number(cell)
         if number is None:
-            what = (
-                "a missing value"
-                if cell.lower() in MISSING
-                else f"'{cell}', not a number"
-            )
             raise DataError(
-                f"{table.path.name}:{line}: column '{name}' has {what}", arg=arg
+                f"{table.path.name}:{line}: column '{name}' has {bad_cell(cell)}",
+                arg=arg,
             )
         values[k] = number
     return values
@@ -179,11 +267,11 @@ def load_csv(
                 f"{', '.join(table.names)}"
             )
         target = (0,)
-    targets = [column_index(table, t, "target") for t in target]
+    targets = column_indices(table, target, "target")
     if window is not None:
         return windows_dataset(table, opts, targets, features, window, horizon, task)
     if features is not None:
-        clash = set(targets) & {column_index(table, f, "features") for f in features}
+        clash = set(targets) & set(column_indices(table, features, "features"))
         if clash:
             name = table.names[min(clash)]
             raise DataError(
@@ -199,7 +287,13 @@ def load_csv(
         opts=opts,
         scaling="zscore",
         feature_names=[table.names[j] for j in columns],
-        meta={"ignored_columns": ignored} | ({"classes": classes} if classes else {}),
+        meta={
+            "ignored_columns": ignored,
+            "target_columns": [table.names[j] for j in targets],
+            "delimiter": delimiter,
+            "warnings": ignored_warning(table, ignored, columns),
+        }
+        | ({"classes": classes} if classes else {}),
         **target_of,
     )
 
@@ -207,14 +301,46 @@ def load_csv(
 def feature_columns(
     table: Table, features: tuple[str | int, ...] | None, exclude: list[int]
 ) -> tuple[list[int], list[str]]:
-    """Feature column indices, and the names of non-numeric columns skipped."""
+    """Feature column indices, and the names of the text columns skipped.
+
+    Without ``features=``, a column is skipped only when it is text (see
+    :func:`is_text`); a numeric column with a few bad cells is an error.
+    """
     if features is not None:
-        return [column_index(table, f, "features") for f in features], []
+        return column_indices(table, features, "features"), []
     candidates = [j for j in range(len(table.names)) if j not in exclude]
-    columns = [j for j in candidates if is_numeric(table, j)]
+    columns = [j for j in candidates if not is_text(table, j)]
+    for j in columns:
+        check_numeric(table, j, "path")
     if not columns:
-        raise DataError(f"{table.path.name} has no numeric feature columns", arg="path")
+        raise DataError(
+            f"{table.path.name} has no numeric feature columns",
+            arg="path",
+            hint=None
+            if guess_delimiter(table) is None
+            else f"is the delimiter {guess_delimiter(table)!r}?",
+        )
     return columns, [table.names[j] for j in candidates if j not in columns]
+
+
+def ignored_warning(
+    table: Table, ignored: list[str], columns: list[int]
+) -> list[tuple[str, str]]:
+    """``(message, hint)`` saying which text columns were left out, so that
+    nothing is dropped silently; naming the features yourself silences it."""
+    if not ignored:
+        return []
+    quoted = ", ".join(f"'{n}'" for n in ignored)
+    plural = "s" if len(ignored) > 1 else ""
+    return [
+        (
+            f"{table.path.name}: column{plural} {quoted} "
+            f"{'hold' if plural else 'holds'} text and {'are' if plural else 'is'} "
+            "left out of the features",
+            "encode text as numbers to use it; to say the features are meant, "
+            f"name them: features=[{', '.join(table.names[j] for j in columns)}]",
+        )
+    ]
 
 
 def target_values(table: Table, index: int, forced: str | None) -> Target:
@@ -222,6 +348,8 @@ def target_values(table: Table, index: int, forced: str | None) -> Target:
     name = table.names[index]
     numeric = is_numeric(table, index)
     cells = table.column(index)
+    if not numeric and forced not in CLASS_TASKS and not is_text(table, index):
+        check_numeric(table, index, "target")  # numbers with a few bad cells
     if numeric or forced == "regression":
         numbers = numeric_column(table, index, "target")
         whole = as_integers(numbers)
@@ -287,6 +415,7 @@ def windows_dataset(
         "window": window,
         "horizon": horizon,
         "ignored_columns": ignored,
+        "warnings": ignored_warning(table, ignored, columns),
     }
     if opts.normalize:
         mean, std = fit_zscore(series[: counts[0]], axes=(0,))
