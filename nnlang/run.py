@@ -89,7 +89,8 @@ def _warn_about_data(spec: TrainSpec, data) -> None:
 
 
 def check_data_fits(graph: Graph, data, spec: TrainSpec) -> None:
-    """The data's per-example shapes must fit the model's inputs (element counts)."""
+    """The data's per-example shapes must fit the model's inputs (element counts),
+    and its token ids the embeddings they feed."""
     x_shape = data.x_shape if isinstance(data.x_shape, Mapping) else {
         next(iter(graph.inputs)): data.x_shape}
     if len(graph.inputs) != len(x_shape):
@@ -107,6 +108,11 @@ def check_data_fits(graph: Graph, data, spec: TrainSpec) -> None:
             continue
         if _size(want) != _size(given):
             raise _mismatch(node, given, spec)
+    from nnlang.data.fits import token_id_problems
+
+    problems = token_id_problems(graph, data, spec)
+    if problems:
+        raise NnError(problems)
 
 
 def check_targets_fit(graph: Graph, data, spec: TrainSpec) -> None:
@@ -391,12 +397,20 @@ def save_preprocessing(run_dir: Path, data) -> None:
         arrays["target_std"] = np.asarray(data.target_std)
     if "classes" in meta:
         arrays["classes"] = np.asarray([str(c) for c in meta["classes"]])
+    from nnlang.data.predict import prediction_columns
+
+    arrays |= prediction_columns(data)  # a CSV's columns, read by name at prediction
     np.savez(run_dir / PREPROCESS, **arrays)
 
 
-def load_inputs(path: Path, graph: Graph) -> dict[str, Any]:
-    """Read INPUT for ``nnc predict``: .npy, .npz (by input name, or x) or .csv."""
+def load_inputs(path: Path, graph: Graph, prep: Mapping[str, Any] | None = None
+                ) -> dict[str, Any]:
+    """Read INPUT for ``nnc predict``: .npy, .npz (by input name, or x) or .csv
+    (feature columns by name when it has a header and ``prep`` records them)."""
     import numpy as np
+
+    from nnlang.data import DataError
+    from nnlang.data.predict import read_prediction_csv
 
     if not path.is_file():
         raise NnError(error("file", f"no such file: '{path}'"))
@@ -415,9 +429,12 @@ def load_inputs(path: Path, graph: Graph) -> dict[str, Any]:
                     raise NnError(error("file", f"{path} holds {', '.join(z.files)}; "
                                         f"expected arrays named {', '.join(names)}"))
         elif suffix == ".csv":
-            arrays = {names[0]: np.loadtxt(path, delimiter=",", ndmin=2, dtype=np.float32)}
+            arrays = {names[0]: read_prediction_csv(path, prep or {})}
         else:
             raise NnError(error("file", f"cannot read '{path}': use .npy, .npz or .csv"))
+    except DataError as exc:  # a CSV's missing column or bad cell is named
+        code = "data-mismatch" if exc.arg == "columns" else "file"
+        raise NnError(error(code, exc.message, hint=exc.hint)) from None
     except ValueError as exc:
         raise NnError(error("file", f"cannot read '{path}': {exc}")) from None
     return arrays
@@ -457,8 +474,8 @@ def predict_file(path: str | Path, run_dir: str | Path, inputs_path: str | Path,
     graph = program.models[spec.models[0]]
     model = CompiledModel(graph)
     variables = _load_run_variables(run_dir)
-    arrays = load_inputs(Path(inputs_path), graph)
     prep = dict(np.load(run_dir / PREPROCESS)) if (run_dir / PREPROCESS).is_file() else {}
+    arrays = load_inputs(Path(inputs_path), graph, prep)
     for name, x in arrays.items():
         x = np.asarray(x, dtype=np.float32) if not np.issubdtype(x.dtype, np.integer) else x
         _check_example_size(Path(inputs_path), name, x, model.input_shapes[name])
