@@ -28,6 +28,7 @@ import jax.numpy as jnp
 
 from nnlang.ir import INPUT_OP, Graph
 from nnlang.layers import LAYERS
+from nnlang.layers.flaxops import activation
 from nnlang.values import Word
 
 FUSIBLE = {"softmax": "cross_entropy", "sigmoid": "binary_cross_entropy"}
@@ -101,6 +102,9 @@ class GraphModule(nn.Module):
             if act is None:
                 continue
             (skip if graph.node(node_id).op == act else strip).add(node_id)
+        # A shared layer is built once: without its act= if any use returns logits,
+        # and the uses that do not get the activation applied after it.
+        stripped = {graph.node(i).name for i in strip}
         built: dict[str, Any] = {}
         values: dict[int, jax.Array] = {}
         for node in graph.nodes:
@@ -113,10 +117,14 @@ class GraphModule(nn.Module):
                 continue
             fn = built.get(node.name)
             if fn is None:
-                attrs = {**node.attrs, "act": Word("none")} if node.id in strip else node.attrs
+                attrs = ({**node.attrs, "act": Word("none")} if node.name in stripped
+                         else node.attrs)
                 ctx = LowerCtx(node.name, train, self, self.dtype)
                 fn = built[node.name] = LAYERS[node.op].lower(attrs, ctx)
-            values[node.id] = fn(*args)
+            value = fn(*args)
+            if node.name in stripped and node.id not in strip:
+                value = activation(node.attrs["act"])(value)
+            values[node.id] = value
         return {name: values[i] for name, i in graph.outputs.items()}
 
 

@@ -178,3 +178,48 @@ def test_predictions_of_a_linear_classifier_are_probabilities(tmp_path) -> None:
     out = np.asarray(model.predict(variables, x)["output"])  # default loss: cross_entropy
     np.testing.assert_allclose(out.sum(-1), 1.0, rtol=1e-5)
     assert (out >= 0).all()
+
+
+# ------------------------------------------ a shared layer that ends in softmax
+
+
+SHARED_HEAD = """model m {
+    input a: [4]
+    input b: [4]
+    h = a -> dense(3, act=softmax) as head
+    output left = h -> dense(2)
+    output right = b -> head
+}
+"""
+
+
+@pytest.mark.parametrize("order", ["reuse is the output", "first use is the output"])
+def test_a_shared_layer_returns_logits_only_where_it_is_the_output(order: str) -> None:
+    """The layer is built once; where only one use is an output whose softmax goes to
+    the loss, the other use must still apply it (and the output must not)."""
+    import jax
+
+    from nnlang.elaborate import elaborate_file
+    from nnlang.lower import CompiledModel
+
+    text = SHARED_HEAD
+    if order == "first use is the output":
+        text = text.replace("h = a -> dense(3, act=softmax) as head\n"
+                            "    output left = h -> dense(2)\n    output right = b -> head",
+                            "output right = b -> dense(3, act=softmax) as head\n"
+                            "    h = a -> head\n    output left = h -> dense(2)")
+    elab = elaborate_file("m.nn", text=text)
+    assert not [d for d in elab.diagnostics if d.is_error], elab.diagnostics
+    model = CompiledModel(elab.program.models["m"])
+    assert model.logits_outputs == {"right": "softmax"}
+    rng = np.random.default_rng(0)
+    x = {k: rng.normal(size=(5, 4)).astype(np.float32) for k in "ab"}
+    variables = model.init(jax.random.key(0), x)
+    params = variables["params"]
+    head, tail = params["head"], params["dense_0"]
+    outs, _ = model.apply(variables, x, train=False)
+    logits_b = x["b"] @ np.asarray(head["kernel"]) + np.asarray(head["bias"])
+    np.testing.assert_allclose(outs["right"], logits_b, rtol=1e-5, atol=1e-6)
+    probs_a = jax.nn.softmax(x["a"] @ np.asarray(head["kernel"]) + np.asarray(head["bias"]))
+    left = probs_a @ np.asarray(tail["kernel"]) + np.asarray(tail["bias"])
+    np.testing.assert_allclose(outs["left"], left, rtol=1e-5, atol=1e-6)
