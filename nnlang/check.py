@@ -278,8 +278,9 @@ def _loss_problem(loss: str, shape: tuple, units: int | None, info: Any
                     "is always 0", "use binary_cross_entropy for two classes, or one "
                     "unit per class", True)
         if count is not None and units is not None and units < count:
-            return (f"the output {shown} scores {units} classes, but the targets are "
-                    f"{info.what}, {count} classes", f"end in dense({count})", True)
+            return (f"{loss} over the output {shown} scores {units} classes, but the "
+                    f"targets are {info.what}, {count} classes", f"end in dense({count})",
+                    True)
     return None
 
 
