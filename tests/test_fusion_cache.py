@@ -136,3 +136,25 @@ def test_a_damaged_file_means_measuring_again(disk: Path, monkeypatch) -> None:
     form, note = fusion.choose("auto", "auto", ("k",), lambda d: d, steps=10)
     assert form == fusion.Form(False) and "measured" in note
     assert json.loads(disk.read_text())  # rewritten whole
+
+
+def test_a_note_on_the_settings_survives_measuring_and_the_cache(
+    disk: Path, monkeypatch
+) -> None:
+    """data_parallel = true on a model that cannot split (batchnorm) says so
+    however the fused/per-step choice is made: measured, cached or stored."""
+    from nnlang.train import fusion
+
+    times = {fusion.Form(False): 1e-3, fusion.Form(True): 2e-3}
+    monkeypatch.setattr(fusion, "measure", lambda forms, steps: times)
+    why = "data_parallel = true, but batchnorm's statistics need the whole batch"
+    args = ("auto", True, ("bn",), lambda d: d)
+    kw = {"steps": 10, "devices": 1, "why_one_device": why.split(", but ")[1]}
+    measured = fusion.choose(*args, **kw)[1]
+    cached = fusion.choose(*args, **kw)[1]
+    fusion.clear_cache()
+    stored = fusion.choose(*args, **kw)[1]
+    for note in (measured, cached, stored):
+        assert note.startswith(why + "; ")
+    assert "measured" in measured and "(cached)" in cached and "cached in" in stored
+    assert why not in json.loads(disk.read_text()).popitem()[1][1]  # kept once, on top

@@ -193,14 +193,17 @@ def choose(
         forms.remove(Form(False, devices))
     if len(forms) == 1:
         return forms[0], "; ".join(notes)
+    # The notes on the settings (what the user asked for and why it does not
+    # apply) come first, whether the choice is measured, cached or stored.
+    said = "".join(f"{n}; " for n in notes)
     key = (key, tuple(forms))  # the forms measured, from the settings and devices
     if key in _CACHE:
         form, note = _CACHE[key]
-        return form, note + " (cached)"
+        return form, said + note + " (cached)"
     stored = _load_decision(key)
     if stored is not None:
         _CACHE[key] = stored
-        return stored[0], stored[1] + f" (cached in {_DISK})"
+        return stored[0], said + stored[1] + f" (cached in {_DISK})"
     times = measure({form: place(form.devices) for form in forms}, steps)
     best = forms[0]
     for form in forms[1:]:  # a form must beat the simpler ones by MARGIN
@@ -213,7 +216,7 @@ def choose(
     )
     _CACHE[key] = (best, note)
     _store_decision(key, best, note)
-    return best, note
+    return best, said + note
 
 
 def persist(path: str | Path | None) -> None:
