@@ -16,18 +16,23 @@ functions; every width decision is the layout engine's. The canonical layout:
   between top-level items, none between consecutive ``import`` s or ``const`` s
   unless the author put one there. When the source is known, the author's blank
   lines among own-line comments (a file header, say) are kept too.
-* Comments: two spaces before a trailing ``#``, text untouched. A statement keeps its
-  trailing comment on its last line; a compound statement keeps it after its ``{``,
-  and its header is then never broken. Comments the parser files as leading are
-  printed above the statement (those that were inside its brackets too), except
-  that those inside an if statement go on its ``} else {`` line.
+* Comments: two spaces before a trailing ``#``, text untouched, and each stays next
+  to the code it was written against (:mod:`nnlang.comments` says where). A statement
+  keeps its trailing comment on its last line; a compound statement keeps the one
+  after its body's ``{`` there. A bracket (arguments, parameters, list, tuple, map,
+  shape) holding a comment is always broken, one item a line: a comment after an
+  item follows its comma, one after the opening bracket stays there, one on a line
+  of its own stays on a line of its own before the next item (or the closing
+  bracket). A comment between chain stages stays between them, and one around an
+  ``else`` on its side of it (``}  # c``, own lines, then ``else {  # d``). Only a
+  comment with no such home is printed above its statement.
 * Parentheses are minimal, from precedence (loosest first ``->``, ``as``, ``or``,
   ``and``, ``not``, comparisons, ``+ -``, ``* / // %``, unary ``-``, call and
   attribute), plus around an if-expression that is an operand, a stage of a longer
   chain, the first stage of a statement, or an ``if``/``repeat``/``for`` header.
 * Long lines: a chain that does not fit breaks before every ``->``, each stage on
-  its own line indented 4 more than the statement; a chain with comments after its
-  stages is always broken that way. Calls, parameters, lists, tuples, shapes and
+  its own line indented 4 more than the statement; a chain with comments between
+  its stages, or inside a stage's brackets, is always broken that way. Calls, parameters, lists, tuples, shapes and
   maps that do not fit put one item per line, a trailing comma, and the closing
   bracket on its own line. There is no magic trailing comma: a trailing comma in
   the source does not keep a list broken. Trailing comments do not count towards
@@ -50,7 +55,17 @@ from nnlang import doc as D
 from nnlang import syntax as S
 from nnlang.diagnostics import NnError, render_all
 from nnlang.doc import EMPTY, Doc, concat, hardline, indent, text
-from nnlang.fmtexpr import OR, POSTFIX, bracketed, pp_chain, pp_expr, pp_shape, quote
+from nnlang.fmtexpr import (
+    OR,
+    POSTFIX,
+    bracketed,
+    inner_notes,
+    notes,
+    pp_chain,
+    pp_expr,
+    pp_shape,
+    quote,
+)
 from nnlang.parse import parse_source
 from nnlang.source import Source, read_text, universal_newlines
 
@@ -100,13 +115,11 @@ class _Printer:
         if found != list(c.leading[: len(found)]):
             found, blanks = [], []
         top = c.leading
-        if isinstance(node, S.IfStmt) and node.orelse and self.lines is not None:
-            top = c.leading[: len(found)]  # the others were inside it: see pp_ifstmt
-            doc = self.pp_ifstmt(node, c.leading[len(found):])
-        elif type(node) in _SIMPLE:
-            doc = _SIMPLE[type(node)](node)
-        else:
-            doc = getattr(self, f"pp_{type(node).__name__.lower()}")(node)
+        with inner_notes(node):
+            if type(node) in _SIMPLE:
+                doc = _SIMPLE[type(node)](node)
+            else:
+                doc = getattr(self, f"pp_{type(node).__name__.lower()}")(node)
         parts: list[Doc | str] = []
         for k, comment in enumerate(top):
             blank = 0 < k < len(found) and blanks[k]
@@ -151,10 +164,8 @@ class _Printer:
     def compound(self, node, body: S.Body | S.TrainBody, *header: Doc | str,
                  broken: bool | None = None) -> Doc:
         """``header {`` body ``}``; a header with a trailing comment is never broken."""
-        trailing = node.comments.trailing
-        head = D.flat(*header) if trailing else concat(*header)
         broken = bool(node.comments.closing) if broken is None else broken
-        return concat(head, " ", self.pp_body(body, trailing, broken))
+        return concat(*header, " ", self.pp_body(body, node.comments.trailing, broken))
 
     # compound statements and items (simple ones are in _SIMPLE below)
     def pp_repeatstmt(self, s: S.RepeatStmt) -> Doc:
@@ -163,39 +174,39 @@ class _Printer:
     def pp_forstmt(self, s: S.ForStmt) -> Doc:
         return self.compound(s, s.body, f"for {s.var} in ", pp_expr(s.iterable, OR))
 
-    def pp_ifstmt(self, s: S.IfStmt, inside: tuple[str, ...] = ()) -> Doc:
+    def pp_ifstmt(self, s: S.IfStmt) -> Doc:
         """``if c {`` ... ``} else if d {`` ... ``} else {`` ... ``}``.
 
-        The parser files a comment on an ``} else {`` line (or elsewhere inside the
-        statement, outside its bodies) as leading; an ``else if`` has only such
-        ones. They are printed on the ``else`` line, the last after ``else {``,
-        others on lines of their own before ``else``. An ``else if`` without an
-        ``else`` has no place for them (the check then refuses to format).
+        Comments around an ``else`` stay on their side of it: one after the ``}``
+        before it stays there, ones on lines of their own stay on lines of their
+        own before ``else``, one after ``else {`` stays after it.
         """
         chain = _else_ifs(s)
         closes = any(n.comments.closing for n in chain)  # on the last `}` of all
-        lost: list[Doc | str] = []
         parts: list[Doc | str] = []
         for node in chain:
-            notes = list(inside if node is s else node.comments.leading)
             last = node.orelse is None
-            parts.append(self.compound(node, node.then, "if ", pp_expr(node.cond, OR),
-                                       broken=bool(closes and last or notes)))
+            with inner_notes(node):  # an else-if's own: in its condition, by its else
+                parts.append(self.compound(node, node.then, "if ", pp_expr(node.cond, OR),
+                                           broken=closes and last))
+                close, own = notes(node, "else_close"), notes(node, "else_before")
+                opening = notes(node, "else_open")
             if last:
-                lost += [x for c in notes for x in (c, hardline)]
                 break
-            body = isinstance(node.orelse, S.Body)
-            trailing = notes.pop() if notes and body else None
-            own = [hardline, D.join(hardline, notes), hardline, "else "]
-            parts += own if notes else [" else "]
-            if body:
-                parts.append(self.pp_body(node.orelse, trailing, closes))
-        return concat(*lost, *parts)
+            parts += [D.suffix(f"  {c}") for c in close]
+            if close or own:
+                parts += [*(concat(hardline, c) for c in own), hardline, "else "]
+            else:
+                parts.append(" else ")
+            if isinstance(node.orelse, S.Body):
+                parts.append(self.pp_body(node.orelse, opening[0] if opening else None,
+                                          closes))
+        return concat(*parts)
 
     def pp_block(self, s: S.Block) -> Doc:
         params = [concat(f"{p.name}=", pp_expr(p.default)) if p.default is not None
                   else text(p.name) for p in s.params or ()]
-        p = EMPTY if s.params is None else bracketed("(", params, ")")
+        p = EMPTY if s.params is None else bracketed("(", params, ")", owner=s.params)
         return self.compound(s, s.body, f"block {s.name}", p)
 
     def pp_model(self, s: S.Model) -> Doc:
@@ -288,7 +299,9 @@ def comment_places(node) -> list[tuple[str, str]]:
     if isinstance(node, S.Comments):
         roles = [("leading", c) for c in node.leading]
         return roles + [(r, c) for r, c in (("trailing", node.trailing),
-                                             ("closing", node.closing)) if c]
+                                             ("closing", node.closing)) if c] + [
+            (f"inner {'.'.join(map(str, path))} {kind} {i}", c)
+            for path, kind, i, c in node.inner]
     if not dataclasses.is_dataclass(node):
         return []
     found = []

@@ -8,6 +8,8 @@ canonical layout rules are listed in :mod:`nnlang.fmt`).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from nnlang import doc as D
 from nnlang import syntax as S
@@ -35,17 +37,61 @@ def pp_expr(e: S.Expr, min_prec: int = IF) -> Doc:
     return concat("(", d, ")") if precedence(e) < min_prec else d
 
 
+# The inner comments of the statement being printed (see Comments.inner), keyed by
+# (id of the bracket, chain or statement, kind, index); set by :func:`inner_notes`.
+_NOTES: dict[tuple[int, str, int], list[str]] = {}
+
+
+@contextmanager
+def inner_notes(stmt) -> Iterator[None]:
+    """While printing ``stmt``: its inner comments, found by the node they sit in."""
+    global _NOTES
+    table: dict[tuple[int, str, int], list[str]] = {}
+    for path, kind, i, note in getattr(stmt, "comments", S.NO_COMMENTS).inner:
+        node = stmt
+        for step in path:
+            node = node[step] if isinstance(step, int) else getattr(node, step)
+        table.setdefault((id(node), kind, i), []).append(note)
+    saved, _NOTES = _NOTES, table
+    try:
+        yield
+    finally:
+        _NOTES = saved
+
+
+def notes(owner, kind: str, i: int = 0) -> list[str]:
+    """The inner comments of ``owner`` at (``kind``, ``i``)."""
+    return _NOTES.get((id(owner), kind, i), []) if _NOTES else []
+
+
 def bracketed(open_: str, items: list[Doc], close: str, flat_comma: str = "",
-              note: str | None = None) -> Doc:
+              owner=None) -> Doc:
     """``[a, b]``; broken: one item a line, a trailing comma, ``]`` on its own line.
 
-    A ``note`` (comment) after the opening bracket keeps the brackets broken.
+    Comments inside (``notes`` of ``owner``) keep it broken, each next to its item:
+    ``open`` after the opening bracket, ``after`` an item (past its comma),
+    ``before`` an item and ``close`` before the closing bracket on lines of their own.
     """
-    if not items and not note:
-        return text(open_ + close)
-    body = concat(D.join(concat(",", line), items), D.if_break(",", flat_comma))
-    head = concat(open_, D.suffix(f"  {note}"), hardline) if note else concat(open_)
-    return group(head, indent(D.softline, body), D.softline, close)
+    n = len(items)
+    opening, closing = notes(owner, "open"), notes(owner, "close")
+    before = [notes(owner, "before", i) for i in range(n)]
+    after = [notes(owner, "after", i) for i in range(n)]
+    if not (opening or closing or any(before) or any(after)):
+        if not items:
+            return text(open_ + close)
+        body = concat(D.join(concat(",", line), items), D.if_break(",", flat_comma))
+        return group(open_, indent(D.softline, body), D.softline, close)
+    parts: list[Doc | str] = []
+    for i, item in enumerate(items):
+        if i:
+            parts.append(hardline)
+        for c in before[i]:
+            parts += [c, hardline]
+        parts += [item, ",", *(D.suffix(f"  {c}") for c in after[i])]
+    for c in closing:
+        parts += [hardline, c] if parts else [c]
+    head = concat(open_, *(D.suffix(f"  {c}") for c in opening))
+    return concat(head, indent(hardline, *parts) if parts else EMPTY, hardline, close)
 
 
 def quote(s: str) -> str:
@@ -55,7 +101,7 @@ def quote(s: str) -> str:
 def pp_call(e: S.Call) -> Doc:
     args = [concat(f"{a.name}=", pp_expr(a.value)) if a.name else pp_expr(a.value)
             for a in e.args]
-    return concat(pp_expr(e.func, POSTFIX), bracketed("(", args, ")"))
+    return concat(pp_expr(e.func, POSTFIX), bracketed("(", args, ")", owner=e))
 
 
 def pp_map(e: S.MapExpr) -> Doc:
@@ -63,7 +109,7 @@ def pp_map(e: S.MapExpr) -> Doc:
         return m.key if NAME.fullmatch(m.key) and not m.quoted else quote(m.key)
 
     entries = [concat(key(m), ": ", pp_expr(m.value)) for m in e.entries]
-    return bracketed("{", entries, "}")
+    return bracketed("{", entries, "}", owner=e)
 
 
 def pp_unary(e: S.Unary) -> Doc:
@@ -80,13 +126,32 @@ def pp_binary(e: S.Binary) -> Doc:
 
 
 def pp_if_expr(e: S.IfExpr) -> Doc:
-    """``if c { a } else if d { b } else { c }``; broken, a branch per indented line."""
+    """``if c { a } else if d { b } else { c }``; broken, a branch per indented line.
+
+    Comments inside keep to their branch (see :func:`_branch`), and keep it broken.
+    """
+    chain = [e]
+    while isinstance(chain[-1].orelse, S.IfExpr):
+        chain.append(chain[-1].orelse)
+    noted = any(notes(n, k, i) for n in chain for k in ("open", "before", "after", "close")
+                for i in (0, 1))
+    brk = hardline if noted else line
     parts: list[Doc | str] = []
-    while isinstance(e, S.IfExpr):
-        then = indent(line, pp_chain(e.then))
-        parts += ["if ", pp_expr(e.cond, OR), " {", then, line, "} else "]
-        e = e.orelse
-    return group(*parts, "{", indent(line, pp_chain(e)), line, "}")
+    for n in chain:
+        parts += ["if ", pp_expr(n.cond, OR), " ", _branch(n, 0, n.then, brk), " else "]
+    last = chain[-1]
+    return group(*parts, _branch(last, 1, last.orelse, brk))
+
+
+def _branch(owner: S.IfExpr, i: int, e: S.Expr, brk: Doc) -> Doc:
+    """``{ chain }`` of an if-expression, with its comments: after ``{``, above, after
+    and below the chain."""
+    above = [concat(c, hardline) for c in notes(owner, "before", i)]
+    below = [concat(hardline, c) for c in notes(owner, "close", i)]
+    body = concat(*above, pp_chain(e), *(D.suffix(f"  {c}") for c in notes(owner, "after", i)),
+                  *below)
+    head = concat("{", *(D.suffix(f"  {c}") for c in notes(owner, "open", i)))
+    return concat(head, indent(brk, body), brk, "}")
 
 
 def pp_stage(e: S.Expr, min_prec: int) -> Doc:
@@ -99,30 +164,35 @@ def pp_chain(e: S.Expr, first_prec: int = NAMED, assertion: S.Shape | None = Non
              ) -> Doc:
     """A chain, broken before every ``->`` if it does not fit or carries comments.
 
-    The ``assertion`` follows the last stage, at that stage's indent.
+    A comment after a stage stays after it, one on a line of its own before a
+    stage stays on its own line just above that stage's ``->``. The
+    ``assertion`` follows the last stage, at that stage's indent.
     """
     if not isinstance(e, S.Chain):
         return concat(pp_stage(e, first_prec), pp_assertion(assertion))
-    notes = list(e.stage_comments) + [None] * len(e.stages)
+    old = list(e.stage_comments) + [None] * len(e.stages)
+    after = [notes(e, "after", i) + ([old[i]] if old[i] else []) for i in range(len(e.stages))]
+    before = [notes(e, "before", i) for i in range(len(e.stages))]
     stages = [pp_stage(s, max(first_prec, OR) if i == 0 else OR)
               for i, s in enumerate(e.stages)]
     last = len(stages) - 1
-    inner = notes[last] if assertion is not None else None  # in a broken assertion
-    notes[last] = None if inner else notes[last]
-    stages[last] = concat(stages[last], pp_assertion(assertion, inner))
-    stages = [concat(s, D.suffix(f"  {notes[i]}")) if notes[i] else s
+    stages[last] = concat(stages[last], pp_assertion(assertion))
+    stages = [concat(s, *(D.suffix(f"  {c}") for c in after[i]))
               for i, s in enumerate(stages)]
-    brk = hardline if any(notes) else line
-    return group(stages[0], indent(*(concat(brk, "-> ", s) for s in stages[1:])))
+    if not any(after) and not any(before):
+        return group(stages[0], indent(*(concat(line, "-> ", s) for s in stages[1:])))
+    rest = [concat(hardline, *(concat(c, hardline) for c in before[i]), "-> ", stages[i])
+            for i in range(1, len(stages))]
+    return concat(stages[0], indent(*rest))
 
 
-def pp_shape(shape: S.Shape, note: str | None = None) -> Doc:
+def pp_shape(shape: S.Shape) -> Doc:
     dims = [pp_expr(d) for d in shape.dims]
-    return bracketed(f"{shape.dtype or ''}[", dims, "]", note=note)
+    return bracketed(f"{shape.dtype or ''}[", dims, "]", owner=shape)
 
 
-def pp_assertion(shape: S.Shape | None, note: str | None = None) -> Doc:
-    return concat(" : ", pp_shape(shape, note)) if shape is not None else EMPTY
+def pp_assertion(shape: S.Shape | None) -> Doc:
+    return concat(" : ", pp_shape(shape)) if shape is not None else EMPTY
 
 
 _PP = {
@@ -132,10 +202,10 @@ _PP = {
     S.Name: lambda e: text(e.id),
     S.Attr: lambda e: concat(pp_expr(e.base, POSTFIX), f".{e.name}"),
     S.Call: pp_call,
-    S.ListExpr: lambda e: bracketed("[", [pp_expr(i) for i in e.items], "]"),
+    S.ListExpr: lambda e: bracketed("[", [pp_expr(i) for i in e.items], "]", owner=e),
     S.MapExpr: pp_map,
     S.TupleExpr: lambda e: bracketed(  # `(a,)`: the comma makes a one-tuple
-        "(", [pp_expr(i) for i in e.items], ")", "," if len(e.items) == 1 else ""),
+        "(", [pp_expr(i) for i in e.items], ")", "," if len(e.items) == 1 else "", e),
     S.Unary: pp_unary,
     S.Binary: pp_binary,
     S.IfExpr: pp_if_expr,

@@ -9,7 +9,9 @@ Comments are attached by :mod:`nnlang.parse`:
 
 * ``leading``  - own-line comments just above a statement or item;
 * ``trailing`` - the comment at the end of a statement's last line;
-* ``dangling`` - own-line comments before a closing ``}`` or at end of file.
+* ``dangling`` - own-line comments before a closing ``}`` or at end of file;
+* ``inner``    - comments inside a statement's brackets, between its chain
+  stages or around its ``else``, each kept next to the item it follows or precedes.
 
 ``blank_before`` records a blank line above a statement so the formatter can
 keep the author's paragraphs (at most one blank line).
@@ -178,6 +180,10 @@ class Comments:
     trailing: str | None = None  # on the statement's (or a compound's header) line
     closing: str | None = None  # after the closing `}` of a compound statement
     blank_before: bool = False
+    # comments inside the statement, each at a place (path, kind, index): ``path``
+    # leads from the statement to a bracket, chain or the statement itself (a
+    # block's parameters, an if's ``else``); see :mod:`nnlang.comments`
+    inner: tuple[tuple[tuple[str | int, ...], str, int, str], ...] = ()
 
 
 NO_COMMENTS = Comments()
