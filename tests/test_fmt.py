@@ -327,11 +327,8 @@ def _comment_corpus() -> list[str]:
     return texts
 
 
-@settings(derandomize=True, max_examples=300, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow])
-@given(st.data())
-def test_comments_anywhere_are_kept(data) -> None:
-    """Comments at the end of any line, on lines of their own, and blank lines."""
+def _sprinkle(data) -> str:
+    """A corpus file with comments at the ends of lines, on lines of their own, and blanks."""
     corpus = _comment_corpus()
     lines = data.draw(st.sampled_from(corpus)).split("\n")
     edits = data.draw(st.lists(st.tuples(st.integers(0, len(lines) - 1),
@@ -342,10 +339,76 @@ def test_comments_anywhere_are_kept(data) -> None:
             lines[i] += f"  # c{k}"
         else:
             lines.insert(i, f"    # c{k}" if kind == "own" else "")
-    text = "\n".join(lines)
+    return "\n".join(lines)
+
+
+@settings(derandomize=True, max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_comments_anywhere_are_kept(data) -> None:
+    """Comments at the end of any line, on lines of their own, and blank lines."""
+    text = _sprinkle(data)
     width = data.draw(st.sampled_from(WIDTHS))
     out = format_source(text, width)  # raises FormatterBug if a comment moved
     assert sorted(re.findall(r"# c\d+", out)) == sorted(re.findall(r"# c\d+", text))
+
+
+TOKEN = re.compile(r'"(?:[^"\\\n]|\\.)*"|#[^\n]*|->|[=!<>]=|//|[\w.]+|\S')
+GLUE = {",", "->"}  # fmt adds or drops these next to a comment: `a: 1  # c` -> `a: 1,  # c`
+
+
+def comment_neighbours(text: str) -> list[tuple[str, str, str | None, str | None]]:
+    """Each comment with the code tokens around it, as the reader sees them.
+
+    A trailing comment is read with the token it follows; one on a line of its own
+    with the tokens before and after it. Commas and arrows do not count: the
+    canonical layout puts a trailing comma after an item and ``->`` first on a line.
+    """
+    found: list[tuple[str, str, str | None, str | None]] = []
+    code: list[str] = []
+    pending: list[tuple[str, bool, str | None]] = []  # comments awaiting their next token
+    line_has_code = False
+    for m in re.finditer(TOKEN.pattern + r"|\n", text):
+        tok = m.group()
+        if tok == "\n":
+            line_has_code = False
+        elif tok.startswith("#"):
+            pending.append((tok.rstrip(), line_has_code, code[-1] if code else None))
+        elif tok not in GLUE:
+            code.append("STR" if tok.startswith('"') else tok)
+            line_has_code = True
+            for note, trailing, prev in pending:
+                found.append((note, "trailing", prev, None) if trailing
+                             else (note, "own line", prev, code[-1]))
+            pending = []
+    found += [(n, "trailing", p, None) if t else (n, "own line", p, None)
+              for n, t, p in pending]
+    return found
+
+
+def test_comment_neighbours_reads_the_layout() -> None:
+    text = 'h = x ->  # a\n    # b\n    dense(4,  # c\n    )  # d\n# e\n'
+    assert comment_neighbours(text) == [
+        ("# a", "trailing", "x", None), ("# b", "own line", "x", "dense"),
+        ("# c", "trailing", "4", None), ("# d", "trailing", ")", None),
+        ("# e", "own line", ")", None)]
+
+
+@settings(derandomize=True, max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_each_comment_keeps_its_neighbouring_tokens(data) -> None:
+    """fmt never moves a comment past code: it follows (or precedes) the same tokens."""
+    text = _sprinkle(data)
+    out = format_source(text, data.draw(st.sampled_from(WIDTHS)))
+    assert comment_neighbours(out) == comment_neighbours(text)
+
+
+@pytest.mark.parametrize("case", [c for c in _golden_cases()
+                                  if c.values[0].name.startswith("comments")])
+def test_golden_comments_keep_their_neighbouring_tokens(case: Path) -> None:
+    _, source, expected = read_case(case)
+    assert comment_neighbours(expected) == comment_neighbours(source)
 
 
 # ---------------------------------------------------------------- the command line
