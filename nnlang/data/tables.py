@@ -33,6 +33,8 @@ from nnlang.data.prepare import (
 )
 
 MISSING = frozenset({"", "na", "nan", "null", "none", "?"})
+MAX_LISTED = 8
+"""A hint lists at most this many column names (a table may have hundreds)."""
 MAX_CLASSES = 20
 """A whole-number target with at most this many distinct values is a class label."""
 
@@ -331,14 +333,20 @@ def ignored_warning(
     if not ignored:
         return []
     quoted = ", ".join(f"'{n}'" for n in ignored)
+    names = [table.names[j] for j in columns]
+    listed = (
+        f"features=[{', '.join(names)}]"
+        if len(names) <= MAX_LISTED
+        else f"features=[...] (the {len(names)} numeric columns)"
+    )
     plural = "s" if len(ignored) > 1 else ""
     return [
         (
             f"{table.path.name}: column{plural} {quoted} "
             f"{'hold' if plural else 'holds'} text and {'are' if plural else 'is'} "
             "left out of the features",
-            "encode text as numbers to use it; to say the features are meant, "
-            f"name them: features=[{', '.join(table.names[j] for j in columns)}]",
+            f"encode text as numbers to use it; to say the features are meant, "
+            f"name them: {listed}",
         )
     ]
 
