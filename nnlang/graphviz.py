@@ -73,11 +73,33 @@ class RenderError(Exception):
     """``dot`` is missing or failed."""
 
 
+TEXT_FORMATS = ("dot", "gv")
+RENDERED_FORMATS = ("svg", "png", "pdf")
+
+
 def render(dot: str, out: Path) -> None:
-    """Write ``dot`` to ``out``: as text for ``.dot``/``.gv``, else rendered by Graphviz."""
+    """Write ``dot`` to ``out``: as text for ``.dot``/``.gv``, else rendered by Graphviz.
+
+    Raises:
+        RenderError: ``out`` is a folder, its folder does not exist, its extension
+            is none of ``.dot .gv .svg .png .pdf``, or Graphviz is missing or failed.
+    """
     fmt = out.suffix.lstrip(".").lower()
-    if fmt in ("dot", "gv"):
-        out.write_text(dot)
+    if out.is_dir() or str(out).endswith(("/", "\\")):
+        raise RenderError(f"-o {out} is a folder; name a file in it, e.g. "
+                          f"{out / 'model.svg'}")
+    if fmt not in TEXT_FORMATS + RENDERED_FORMATS:
+        kinds = ", ".join("." + f for f in TEXT_FORMATS + RENDERED_FORMATS)
+        raise RenderError(f"-o {out}: cannot write "
+                          f"{'.' + fmt + ' files' if fmt else 'a file without an extension'}"
+                          f"; name a {kinds} file")
+    if not out.parent.is_dir():
+        raise RenderError(f"-o {out}: no such folder '{out.parent}'")
+    if fmt in TEXT_FORMATS:
+        try:
+            out.write_text(dot)
+        except OSError as exc:
+            raise RenderError(f"cannot write {out}: {exc.strerror or exc}") from None
         return
     exe = shutil.which("dot")
     if exe is None:

@@ -67,3 +67,18 @@ def test_graph_of_a_broken_file_is_a_diagnostic(tmp_path: Path) -> None:
     bad.write_text("model m {\n    input x: [3]\n    dense(\n}\n")
     run = nnc("graph", str(bad))
     assert run.returncode == 1 and "bad.nn:3" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_an_output_nnc_cannot_write_is_a_usage_error_that_says_why(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    cases = {
+        str(tmp_path / "missing" / "x.dot"): f"no such folder '{tmp_path / 'missing'}'",
+        str(tmp_path / "out.txt"): "cannot write .txt files; name a .dot, .gv, .svg",
+        str(tmp_path / "out"): "cannot write a file without an extension",
+        str(tmp_path / "sub"): "is a folder; name a file in it",
+    }
+    for output, message in cases.items():
+        run = nnc("graph", "examples/mlp_digits.nn", "-o", output)
+        assert run.returncode == 2, (output, run.stderr)
+        assert message in run.stderr, (output, run.stderr)
+        assert "Graphviz" not in run.stderr and "internal error" not in run.stderr
