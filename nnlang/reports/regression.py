@@ -51,7 +51,7 @@ def mean_baseline(ctx: RunContext) -> dict[str, Any] | None:
     if ctx.verbose:
         print(
             f"predicting the training mean: test mse {baseline:.4g}; the model's "
-            f"{model:.4g} is {improvement:.0%} lower"
+            f"{model:.4g} {compared_to_mean(improvement)}"
         )
     return {"mean_mse": baseline, "model_mse": model, "improvement": improvement}
 
@@ -84,7 +84,7 @@ def mean_baselines_per_output(ctx: RunContext) -> dict[str, Any] | None:
         if ctx.verbose:
             print(
                 f"predicting the training mean of {name}: test mse {baseline:.4g}; "
-                f"the model's {model:.4g} is {improvement:.0%} lower"
+                f"the model's {model:.4g} {compared_to_mean(improvement)}"
             )
     return result
 
@@ -116,6 +116,21 @@ def extrapolation(ctx: RunContext) -> dict[str, Any] | None:
             + (f" ({outside / inside:.0f}x worse)" if inside > 0 else "")
         )
     return result
+
+
+def compared_to_mean(improvement: float) -> str:
+    """``is 40% lower``, or for a model worse than the constant ``is 622% higher:
+    worse than always predicting the mean`` (never a negative "lower").
+
+    Examples:
+        >>> compared_to_mean(0.4)
+        'is 40% lower'
+        >>> compared_to_mean(-6.22)
+        'is 622% higher: worse than always predicting the mean'
+    """
+    if improvement >= 0:
+        return f"is {improvement:.0%} lower"
+    return f"is {-improvement:.0%} higher: worse than always predicting the mean"
 
 
 def is_single_regression(data: Any) -> bool:
