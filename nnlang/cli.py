@@ -204,7 +204,7 @@ def cmd_run(args) -> int:
         return 130
     except TrainingDiverged as exc:
         print(f"error: {exc.message} [diverged]\n  = help: {exc.hint}", file=sys.stderr)
-        if exc.checkpoint:
+        if exc.checkpoint and str(exc.checkpoint) not in exc.hint:  # say it once
             print(f"  = the last good checkpoint is kept in {exc.checkpoint}", file=sys.stderr)
         return EXIT_ERRORS
     print(f"run directory: {run_dir}")

@@ -293,3 +293,26 @@ def test_large_file_with_an_error_at_the_end(nnc, tmp_path: Path) -> None:
     assert_no_traceback(run)
     assert run.returncode == 1
     assert f"to close the '(' on line {last + 1}" in run.stderr, run.stderr
+
+
+# ---------------------------------------------------------------- run failures
+
+
+def test_a_diverged_run_names_its_last_good_checkpoint_once(tmp_path: Path, monkeypatch,
+                                                            capsys) -> None:
+    import nnlang.run
+    from nnlang.cli import main
+    from nnlang.train.history import History, TrainingDiverged
+
+    ckpt = tmp_path / "run" / "checkpoints" / "3"
+
+    def diverge(*args, **kwargs):
+        raise TrainingDiverged(
+            "the training loss became nan or inf at epoch 2, step 1",
+            hint=f"lower the learning rate; the last good checkpoint is {ckpt}",
+            epoch=2, step=1, global_step=4, checkpoint=ckpt, history=History())
+
+    monkeypatch.setattr(nnlang.run, "run_file", diverge)
+    assert main(["run", CLEAN]) == 1
+    err = capsys.readouterr().err
+    assert err.count(str(ckpt)) == 1 and "[diverged]" in err
