@@ -12,13 +12,14 @@ import dataclasses
 import json
 import shutil
 import time
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from nnlang.check import load_checked
-from nnlang.diagnostics import NnError, did_you_mean, error
+from nnlang.diagnostics import NnError, did_you_mean, error, warning
 from nnlang.ir import Graph, Program, TrainSpec
 from nnlang.train.gan_config import is_gan
 from nnlang.values import CallValue, Word
@@ -312,7 +313,7 @@ def run_file(path: str | Path, *, train: str | None = None,
         (run_dir / "run.json").write_text(json.dumps({
             "source": path.name, "train": prepared.spec.name,
             "model": prepared.graph.name, "overrides": dict(overrides or {}),
-            "epochs": epochs, "seed": seed,
+            "epochs": epochs, "seed": seed, **recorded_data(prepared),
             "activations": output_activations(model, prepared.config, prepared.data),
         }, indent=2) + "\n")
         save_preprocessing(run_dir, prepared.data)
@@ -352,13 +353,39 @@ def check_resumable(run_dir: Path, path: Path, prepared: Prepared) -> None:
         name = settings["discriminator"]
         models.append((run_dir / name, prepared.program.models.get(name)))
     for folder, graph in models:
-        change = graph is not None and _model_change(folder / "summary.json", graph)
-        if change:
-            raise NnError(error(
-                "file", f"model '{graph.name}' changed since the run in '{run_dir}' "
-                        f"started: {change}; its checkpoint does not fit it",
-                hint=f"resume with the file as it ran (a copy is in '{run_dir}'), "
-                     "or start a new run"))
+        if graph is not None:
+            check_model_fits(run_dir, graph, folder=folder)
+
+
+def check_model_fits(run_dir: Path, graph: Graph, *, folder: Path | None = None,
+                     command: str = "resume") -> None:
+    """The run's weights fit ``graph``, or a ``[file]`` diagnostic naming the first
+    layer that differs from the run's ``summary.json`` (a model edited since, or
+    another model): otherwise the checkpoint restore fails with a shape error.
+
+    Args:
+        run_dir: the run directory.
+        graph: the model about to load its weights.
+        folder: where that model's ``summary.json`` is (a GAN's second model has
+            its own); default ``run_dir``.
+        command: ``resume``, ``eval`` or ``predict``: words the message.
+    """
+    change = _model_change((folder or run_dir) / "summary.json", graph)
+    if not change:
+        return
+    if command == "resume":
+        raise NnError(error(
+            "file", f"model '{graph.name}' changed since the run in '{run_dir}' "
+                    f"started: {change}; its checkpoint does not fit it",
+            hint=f"resume with the file as it ran (a copy is in '{run_dir}'), "
+                 "or start a new run"))
+    copy = _run_settings(run_dir).get("source")
+    raise NnError(error(
+        "file", f"model '{graph.name}' is not the model trained in '{run_dir}': "
+                f"{change}; its trained weights do not fit it",
+        hint=f"{command} with the file as it ran (a copy is '{run_dir / copy}'), or "
+             "train this model first" if copy and (run_dir / copy).is_file()
+        else "train this model first: nnc run FILE"))
 
 
 def _model_change(summary_file: Path, graph: Graph) -> str | None:
@@ -412,6 +439,9 @@ def load_inputs(path: Path, graph: Graph, prep: Mapping[str, Any] | None = None
     from nnlang.data import DataError
     from nnlang.data.predict import read_prediction_csv
 
+    if path.is_dir():
+        raise NnError(error("file", f"'{path}' is a folder; name a .npy, .npz or .csv "
+                                    "file of examples"))
     if not path.is_file():
         raise NnError(error("file", f"no such file: '{path}'"))
     suffix = path.suffix.lower()
@@ -426,7 +456,8 @@ def load_inputs(path: Path, graph: Graph, prep: Mapping[str, Any] | None = None
                 elif len(names) == 1 and "x" in z:
                     arrays = {names[0]: z["x"]}
                 else:
-                    raise NnError(error("file", f"{path} holds {', '.join(z.files)}; "
+                    raise NnError(error("file", f"{path} holds "
+                                        f"{', '.join(z.files) or 'no arrays'}; "
                                         f"expected arrays named {', '.join(names)}"))
         elif suffix == ".csv":
             arrays = {names[0]: read_prediction_csv(path, prep or {})}
@@ -435,9 +466,59 @@ def load_inputs(path: Path, graph: Graph, prep: Mapping[str, Any] | None = None
     except DataError as exc:  # a CSV's missing column or bad cell is named
         code = "data-mismatch" if exc.arg == "columns" else "file"
         raise NnError(error(code, exc.message, hint=exc.hint)) from None
-    except ValueError as exc:
-        raise NnError(error("file", f"cannot read '{path}': {exc}")) from None
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise _unreadable(path, exc) from None
     return arrays
+
+
+def _unreadable(path: Path, exc: Exception) -> NnError:
+    """numpy's reason when it can read the file's format at all; otherwise say
+    which format it is not (numpy's own advice, to load it as a pickle, is unsafe
+    and never what a file of examples needs)."""
+    suffix = path.suffix.lower()
+    text = str(exc)
+    if suffix in (".npy", ".npz") and ("pickle" in text or isinstance(
+            exc, (EOFError, zipfile.BadZipFile)) or "magic string" in text
+            or "format version" in text):
+        kind = "a .npy file" if suffix == ".npy" else "a .npz archive"
+        return NnError(error("file", f"'{path}' is not {kind} (numpy cannot read it)",
+                             hint="save examples with np.save (.npy) or np.savez (.npz), "
+                                  "or write a .csv with one example a row"))
+    return NnError(error("file", f"cannot read '{path}': {text}"))
+
+
+def _check_examples(path: Path, name: str, x) -> None:
+    """``x`` holds numbers, at least one example, and no nan or inf: a model scores
+    nan as a confident class 0, so such a row is the user's to fix, not to predict."""
+    import numpy as np
+
+    what = f"'{path}'" + (f" (array '{name}')" if path.suffix.lower() == ".npz" else "")
+    if x.dtype.kind not in "biuf":
+        raise NnError(error(
+            "data-mismatch", f"{what} holds {x.dtype} values, not numbers",
+            hint="save the examples as numbers: np.save(path, x.astype('float32'))"))
+    if x.ndim > 0 and len(x) == 0:
+        raise NnError(error("data-mismatch", f"{what} has no examples (its shape is "
+                                             f"{list(x.shape)})"))
+    if x.dtype.kind == "f" and x.ndim > 0:
+        bad = np.flatnonzero(~np.isfinite(x.reshape(len(x), -1)).all(axis=1))
+        if len(bad):
+            raise NnError(error(
+                "data-mismatch", f"{what} has nan or inf in {len(bad)} of its {len(x)} "
+                                 f"example(s), first in example {bad[0] + 1} (index "
+                                 f"{bad[0]})",
+                hint="fill or drop those examples: the model cannot score them"))
+
+
+def unused_name(path: Path) -> Path:
+    """``path`` if nothing is there, else the first free ``stem-2.suffix``,
+    ``stem-3.suffix``, ...: output nobody named is never written over."""
+    n = 1
+    candidate = path
+    while candidate.exists():
+        n += 1
+        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
+    return candidate
 
 
 def _check_example_size(path: Path, name: str, x, want) -> None:
@@ -472,11 +553,13 @@ def predict_file(path: str | Path, run_dir: str | Path, inputs_path: str | Path,
     program, _ = load_checked(path, settings.get("overrides"))
     spec = select_train(program, settings.get("train"))
     graph = program.models[spec.models[0]]
+    check_model_fits(run_dir, graph, command="predict")
     model = CompiledModel(graph)
     variables = _load_run_variables(run_dir)
     prep = dict(np.load(run_dir / PREPROCESS)) if (run_dir / PREPROCESS).is_file() else {}
     arrays = load_inputs(Path(inputs_path), graph, prep)
     for name, x in arrays.items():
+        _check_examples(Path(inputs_path), name, x)
         x = np.asarray(x, dtype=np.float32) if not np.issubdtype(x.dtype, np.integer) else x
         _check_example_size(Path(inputs_path), name, x, model.input_shapes[name])
         if "x_mean" in prep and np.issubdtype(x.dtype, np.floating):
@@ -488,7 +571,7 @@ def predict_file(path: str | Path, run_dir: str | Path, inputs_path: str | Path,
     # as the loss read each output (runs before this was recorded: as the model ends)
     acts = settings.get("activations") or activations_of(model, {})
     outputs = predict(model, variables, arrays, activations=acts)
-    target = Path(out) if out else run_dir / "predictions.csv"
+    target = Path(out) if out else unused_name(run_dir / "predictions.csv")
     columns, header = [], []
     for name, y in outputs.items():
         y = np.asarray(y).reshape(len(y), -1)
@@ -528,12 +611,67 @@ def eval_file(path: str | Path, run_dir: str | Path, split: str = "test") -> dic
 
     run_dir = Path(run_dir)
     settings = _run_settings(run_dir)
-    prepared = prepare(path, train=settings.get("train"), overrides=settings.get("overrides"),
-                       seed=settings.get("seed"))
+    overrides, seed = run_data_settings(Path(path), run_dir, settings, split)
+    prepared = prepare(path, train=settings.get("train"), overrides=overrides, seed=seed)
     if is_gan(prepared.spec.settings):
         raise NnError(error("train-config", "a GAN run has no split to score",
                             prepared.spec.spans.get("loss", prepared.spec.span),
                             hint=f"its numbers are in {run_dir / 'gan.json'}"))
+    check_model_fits(run_dir, prepared.graph, command="eval")
     model = CompiledModel(prepared.graph)
     return evaluate(model, _load_run_variables(run_dir), prepared.data, prepared.config,
                     split=split)
+
+
+def recorded_data(prepared: Prepared) -> dict[str, Any]:
+    """What fixes a run's splits, for run.json: the data setting as `.nn` text
+    and the seed that shuffled it."""
+    from nnlang.values import format_value
+
+    data = prepared.spec.settings.get("data")
+    return {"data": format_value(data), "data_seed": prepared.config.seed} if data else {}
+
+
+def run_data_settings(path: Path, run_dir: Path, settings: Mapping[str, Any],
+                      split: str) -> tuple[dict[str, str], int | None]:
+    """The overrides and seed that make ``nnc eval`` load the run's own splits.
+
+    A run's test split is what it held out; edited data settings (another split,
+    seed or file) would draw a different "test" split, overlapping what the run
+    trained on, and score it silently. As Keras's ``evaluate`` scores the held-out
+    data, eval uses the run's recorded data setting and seed, and warns (at the
+    file's ``data`` line) when the file's own settings differ. Runs recorded
+    before this have no ``data`` in run.json: the file's settings are used.
+    """
+    overrides = dict(settings.get("overrides") or {})
+    seed = settings.get("seed")
+    if "data" not in settings:
+        return overrides, seed
+    program, _ = load_checked(path, overrides)
+    spec = select_train(program, settings.get("train"))
+    from nnlang.values import format_value
+
+    file_data = format_value(spec.settings.get("data"))
+    file_seed = seed if seed is not None else spec.settings.get("seed", 0)
+    run_data, run_seed = settings["data"], settings.get("data_seed", 0)
+    if (file_data, file_seed) != (run_data, run_seed):
+        _warn(warning(
+            "data-changed", f"the file's data settings differ from the run's; scoring "
+                            f"the run's own {split} split: data = {run_data}, seed = "
+                            f"{run_seed} (the file has data = {file_data}, seed = "
+                            f"{file_seed})", spec.spans.get("data", spec.span),
+            hint="other splits would mix in examples the run trained on; score new "
+                 "data with nnc predict, or train a new run"))
+    return {**overrides, "data": run_data}, run_seed
+
+
+def _warn(diag) -> None:
+    import sys
+
+    from nnlang.diagnostics import render_all
+    from nnlang.source import Source
+
+    span = diag.span
+    sources = ({span.path: Source.read(span.path, strict=False)}
+               if span and Path(span.path).is_file() else {})
+    print(render_all([diag], sources), file=sys.stderr)

@@ -335,3 +335,73 @@ def test_nnc_predict_of_a_linear_classifier_gives_probabilities_and_classes(
     table = np.loadtxt(tmp_path / "p.csv", delimiter=",", skiprows=1)
     np.testing.assert_allclose(table[:, 1:].sum(axis=1), 1.0, rtol=1e-4)
     assert (table[:, 1:] >= 0).all()
+
+
+def test_eval_and_predict_refuse_a_model_edited_since_the_run(mlp_file: Path,
+                                                              tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    assert nnc("run", str(mlp_file), "--out", str(out), "--quiet", "--epochs", "1"
+               ).returncode == 0  # fmt: skip
+    np.save(tmp_path / "x.npy", np.zeros((2, 64), np.float32))
+    wider = tmp_path / "wider.nn"
+    wider.write_text(MLP.replace("dense(32, act=relu)", "dense(48, act=relu)"))
+    for command in (("eval",), ("predict", str(tmp_path / "x.npy"))):
+        run = nnc(command[0], str(wider), "--run", str(out), *command[1:])
+        assert run.returncode == 1, run.stderr
+        assert "model 'mlp' is not the model trained in" in run.stderr
+        assert "layer dense_0 is [48] with 3,120 parameters, was dense_0 [32] with " \
+            "2,080" in run.stderr and "[file]" in run.stderr  # fmt: skip
+        assert f"a copy is '{out / 'mlp.nn'}'" in run.stderr
+        assert "internal error" not in run.stderr
+
+
+def test_eval_scores_the_runs_own_split_when_the_data_settings_changed(
+        mlp_file: Path, tmp_path: Path) -> None:  # fmt: skip
+    out = tmp_path / "run"
+    assert nnc("run", str(mlp_file), "--out", str(out), "--quiet", "--epochs", "1"
+               ).returncode == 0  # fmt: skip
+    info = json.loads((out / "run.json").read_text())
+    assert (info["data"], info["data_seed"]) == ("digits(split=[0.7, 0.15, 0.15])", 0)
+    same = nnc("eval", str(mlp_file), "--run", str(out))
+    assert same.returncode == 0 and same.stderr == "", same.stderr
+    edited = tmp_path / "edited.nn"  # another split: its "test" overlaps training
+    edited.write_text(MLP.replace("split=[0.7, 0.15, 0.15]", "split=[0.5, 0.25, 0.25]"))
+    run = nnc("eval", str(edited), "--run", str(out))
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == same.stdout  # the run's test split, not the file's
+    assert f"{edited}:9:5: warning: the file's data settings differ from the run's" \
+        in run.stderr and "[data-changed]" in run.stderr  # fmt: skip
+    assert "data = digits(split=[0.7, 0.15, 0.15]), seed = 0" in run.stderr
+
+
+def test_predict_input_mistakes_are_named_and_nothing_is_overwritten(
+        mlp_file: Path, tmp_path: Path) -> None:  # fmt: skip
+    out = tmp_path / "run"
+    assert nnc("run", str(mlp_file), "--out", str(out), "--quiet", "--epochs", "1"
+               ).returncode == 0  # fmt: skip
+    bad = np.zeros((4, 64), np.float32)
+    bad[2, 5] = np.nan
+    np.save(tmp_path / "nan.npy", bad)
+    np.save(tmp_path / "text.npy", np.array([["a"] * 64]))
+    np.save(tmp_path / "empty.npy", np.zeros((0, 64), np.float32))
+    (tmp_path / "notnumpy.npy").write_text("hello")
+    (tmp_path / "garbage.npz").write_text("not a zip at all")
+    cases = {
+        "nan.npy": "has nan or inf in 1 of its 4 example(s), first in example 3 (index 2)",
+        "text.npy": "holds <U1 values, not numbers",
+        "empty.npy": "has no examples",
+        "notnumpy.npy": "is not a .npy file",
+        "garbage.npz": "is not a .npz archive",
+        ".": "is a folder",
+    }  # fmt: skip
+    for name, message in cases.items():
+        run = nnc("predict", str(mlp_file), "--run", str(out), str(tmp_path / name))
+        assert run.returncode == 1, (name, run.stderr)
+        assert message in run.stderr, (name, run.stderr)
+        assert "internal error" not in run.stderr and "pickle" not in run.stderr
+    assert not list(out.glob("predictions*"))
+    np.save(tmp_path / "x.npy", np.zeros((2, 64), np.float32))
+    for name in ("predictions.csv", "predictions-2.csv"):  # never over the first
+        run = nnc("predict", str(mlp_file), "--run", str(out), str(tmp_path / "x.npy"))
+        assert run.returncode == 0, run.stderr
+        assert f"predictions written to {out / name}" in run.stdout
