@@ -303,6 +303,7 @@ def run_file(path: str | Path, *, train: str | None = None,
     from nnlang.train.config import TrainConfigError
     from nnlang.train.setup import output_activations
 
+    check_fits_in_memory(prepared.graph)
     run_dir = Path(resume or out or default_run_dir(path, prepared.spec))
     run_dir.mkdir(parents=True, exist_ok=True)
     model = CompiledModel(prepared.graph)
@@ -326,10 +327,70 @@ def run_file(path: str | Path, *, train: str | None = None,
                           callbacks=[stopper])
     except TrainConfigError as exc:  # a setting only the built model refutes
         raise config_error(exc, prepared.spec) from None
+    except Exception as exc:
+        if is_out_of_memory(exc):
+            raise out_of_memory_error(prepared.graph, exc) from None
+        raise
     from nnlang.reports import RunContext, write_reports
 
     write_reports(RunContext(prepared, model, history, run_dir, verbose))
     return history, run_dir
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """XLA's allocation failure (``JaxRuntimeError: RESOURCE_EXHAUSTED``)."""
+    return "RESOURCE_EXHAUSTED" in str(exc) or isinstance(exc, MemoryError)
+
+
+def memory_of_machine() -> tuple[int | None, str]:
+    """The memory the model's arrays live in, in bytes, and its name: the
+    accelerator's when JAX runs on one, else the machine's RAM (None: unknown)."""
+    import os
+
+    import jax
+
+    device = jax.devices()[0]
+    if device.platform != "cpu":
+        limit = (device.memory_stats() or {}).get("bytes_limit")
+        return limit, f"{device.platform.upper()} memory"
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"), "memory"
+    except (ValueError, OSError, AttributeError):
+        return None, "memory"
+
+
+def out_of_memory_error(graph: Graph, exc: BaseException | None = None) -> NnError:
+    """Too large a model as the user's mistake: its parameters' size against the
+    machine's memory (training needs about four times the parameters: weights,
+    gradients and two Adam moments, plus the activations of a batch)."""
+    from nnlang.summary import _human_bytes as format_bytes
+    from nnlang.summary import summarize
+
+    summary = summarize(graph)
+    total = summary.total
+    memory, where = memory_of_machine()
+    has = f"; this machine has {format_bytes(memory)} of {where}" if memory else ""
+    largest = max(summary.rows, key=lambda r: r.params, default=None)
+    node = next((n for n in graph.nodes if largest and n.name == largest.name), None)
+    notes = [f"the largest layer, {largest.name}, has {largest.params:,} parameters"
+             ] if largest and largest.params else []
+    return NnError(error(
+        "out-of-memory", f"model '{graph.name}' does not fit in memory: its {total:,} "
+                         f"parameters take {format_bytes(4 * total)} as float32 (about "
+                         f"{format_bytes(16 * total)} to train with adam){has}",
+        node.span if node else graph.span, notes=notes,
+        hint="make it smaller (fewer units or filters; a conv or pooling before "
+             "a dense layer), or lower batch if a batch's activations are the excess"))
+
+
+def check_fits_in_memory(graph: Graph) -> None:
+    """Refuse, before allocating anything, a model whose parameters alone exceed
+    the machine's memory: allocating it may get the process killed, not raise."""
+    from nnlang.summary import summarize
+
+    memory, _ = memory_of_machine()
+    if memory and 4 * summarize(graph).total > memory:
+        raise out_of_memory_error(graph)
 
 
 def check_resumable(run_dir: Path, path: Path, prepared: Prepared) -> None:

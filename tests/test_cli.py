@@ -316,3 +316,19 @@ def test_a_diverged_run_names_its_last_good_checkpoint_once(tmp_path: Path, monk
     assert main(["run", CLEAN]) == 1
     err = capsys.readouterr().err
     assert err.count(str(ckpt)) == 1 and "[diverged]" in err
+
+
+def test_running_out_of_memory_anywhere_is_a_user_error(monkeypatch, capsys) -> None:
+    import nnlang.run
+    from nnlang.cli import main
+
+    def exhaust(*args, **kwargs):
+        raise RuntimeError("RESOURCE_EXHAUSTED: Out of memory while trying to allocate "
+                           "25600000000000 bytes.\nmore XLA detail")
+
+    monkeypatch.setattr(nnlang.run, "eval_file", exhaust)
+    assert main(["eval", CLEAN, "--run", "runs/x"]) == 1
+    err = capsys.readouterr().err
+    assert "error: out of memory: Out of memory while trying to allocate " \
+        "25600000000000 bytes. [out-of-memory]" in err
+    assert "internal error" not in err and "more XLA detail" not in err

@@ -405,3 +405,30 @@ def test_predict_input_mistakes_are_named_and_nothing_is_overwritten(
         run = nnc("predict", str(mlp_file), "--run", str(out), str(tmp_path / "x.npy"))
         assert run.returncode == 0, run.stderr
         assert f"predictions written to {out / name}" in run.stdout
+
+
+def test_a_model_too_large_for_memory_is_a_user_error(mlp_file: Path, tmp_path: Path,
+                                                      monkeypatch) -> None:
+    wide = tmp_path / "wide.nn"
+    wide.write_text("const width = 32\n" + MLP.replace("dense(32,", "dense(width,"))
+    run = nnc("run", str(wide), "--out", str(tmp_path / "big"), "--quiet",
+              "--set", "width=100000000000")
+    assert run.returncode == 1, run.stderr
+    assert "model 'mlp' does not fit in memory: its 7,500,000,000,010 parameters take " \
+        "27.28 TB as float32" in run.stderr and "[out-of-memory]" in run.stderr
+    assert "the largest layer, dense_0, has 6,500,000,000,000 parameters" in run.stderr
+    assert "internal error" not in run.stderr
+    assert not (tmp_path / "big").exists()  # refused before anything was written
+
+    import nnlang.train.loop as loop
+    from nnlang.diagnostics import NnError
+    from nnlang.run import run_file
+
+    def exhaust(*args, **kwargs):  # XLA's failure when the batch does not fit
+        raise RuntimeError("RESOURCE_EXHAUSTED: Out of memory allocating 4096 bytes")
+
+    monkeypatch.setattr(loop, "fit", exhaust)
+    with pytest.raises(NnError) as caught:
+        run_file(mlp_file, out=tmp_path / "run", verbose=0)
+    (diag,) = caught.value.diagnostics
+    assert diag.code == "out-of-memory" and "2,410 parameters" in diag.message
