@@ -295,6 +295,7 @@ def run_file(path: str | Path, *, train: str | None = None,
     prepared = prepare(path, train=train, overrides=overrides, epochs=epochs, seed=seed)
     if resume is not None:
         check_resumable(Path(resume), path, prepared)
+        record_resume(Path(resume), overrides, epochs, seed)
     if is_gan(prepared.spec.settings):
         from nnlang.run_gan import run_gan
 
@@ -416,6 +417,19 @@ def check_resumable(run_dir: Path, path: Path, prepared: Prepared) -> None:
     for folder, graph in models:
         if graph is not None:
             check_model_fits(run_dir, graph, folder=folder)
+
+
+def record_resume(run_dir: Path, overrides: Mapping[str, str] | None,
+                  epochs: int | None, seed: int | None) -> None:
+    """Append this resume's ``--set``, ``--epochs`` and ``--seed`` to run.json's
+    ``resumes``: the top-level ``overrides``/``epochs``/``seed`` stay those the run
+    started with, and the list tells what each resume changed after."""
+    info = run_dir / "run.json"
+    settings = json.loads(info.read_text())
+    settings.setdefault("resumes", []).append({
+        "overrides": dict(overrides or {}), "epochs": epochs, "seed": seed,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S")})
+    info.write_text(json.dumps(settings, indent=2) + "\n")
 
 
 def check_model_fits(run_dir: Path, graph: Graph, *, folder: Path | None = None,

@@ -85,9 +85,14 @@ def test_resume_continues_as_if_never_stopped(mlp_file: Path, tmp_path: Path) ->
     assert nnc("run", str(mlp_file), "--out", str(straight), "--quiet").returncode == 0
     assert nnc("run", str(mlp_file), "--out", str(stopped), "--quiet", "--epochs", "2"
                ).returncode == 0
-    run = nnc("run", str(mlp_file), "--resume", str(stopped), "--quiet", "--epochs", "4")
+    run = nnc("run", str(mlp_file), "--resume", str(stopped), "--quiet", "--epochs", "4",
+              "--set", "seed=0")  # the file's seed: changes nothing, but is recorded
     assert run.returncode == 0, run.stderr
     assert [r["loss"] for r in rows(stopped)] == [r["loss"] for r in rows(straight)]
+    info = json.loads((stopped / "run.json").read_text())
+    assert (info["overrides"], info["epochs"]) == ({}, 2)  # as the run started
+    (resumed,) = info["resumes"]  # then what the resume changed
+    assert (resumed["overrides"], resumed["epochs"]) == ({"seed": "0"}, 4)
     assert json.loads((stopped / "metrics.json").read_text()) == json.loads(
         (straight / "metrics.json").read_text())
 
