@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import argparse
 import gc
+import re
 import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
-from nnlang.diagnostics import NnError, error, render_all, to_json
+from nnlang import __version__
+from nnlang.diagnostics import NnError, did_you_mean, error, render_all, to_json
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -22,7 +24,9 @@ EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # argparse exits 2 on usage errors, as we want
         self.print_usage(sys.stderr)
-        self.exit(EXIT_USAGE, f"nnc: error: {message}\n")
+        choice = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        hint = choice and did_you_mean(choice[1], re.findall(r"'?([\w-]+)'?", choice[2]))
+        self.exit(EXIT_USAGE, f"nnc: error: {message}\n" + (f"  {hint}\n" if hint else ""))
 
 
 def _expand(paths: Sequence[str]) -> list[Path]:
@@ -320,6 +324,7 @@ def _add_set(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="nnc", description="The .nn neural-network language compiler.")
+    parser.add_argument("--version", action="version", version=f"nnc {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
     parser.add_argument("--plugin", action="append", metavar="FILE.py", default=[],
                         help="load a Python file that registers layers "

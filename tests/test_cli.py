@@ -86,6 +86,22 @@ def test_a_file_without_a_model_says_so_and_is_not_an_error(nnc, command) -> Non
     assert "defines no model, only blocks, consts or imports" in run.stderr
 
 
+@pytest.mark.parametrize(("args", "hint"), [
+    (("chek", CLEAN), "did you mean 'check'?"),
+    (("check", "--format", "jsn", CLEAN), "did you mean 'json'?"),
+])
+def test_a_misspelt_command_or_choice_gets_a_did_you_mean(nnc, args, hint) -> None:
+    run = nnc(*args)
+    assert run.returncode == 2 and hint in run.stderr, run.stderr
+
+
+def test_version(nnc) -> None:
+    from nnlang import __version__
+
+    run = nnc("--version")
+    assert run.returncode == 0 and run.stdout == f"nnc {__version__}\n"
+
+
 def test_missing_file_is_named(nnc) -> None:
     run = nnc("check", "specs/does_not_exist.nn")
     assert "specs/does_not_exist.nn" in run.stderr
