@@ -78,22 +78,91 @@ def validate_train(spec: TrainSpec, program: Program,
     for model in spec.models:
         outputs += list(program.models[model].outputs)
     try:
-        from nnlang.train.config import TrainConfigError, parse_train_settings
+        from nnlang.train.config import collect_train_settings
     except ImportError:  # pragma: no cover - the training package ships with nnlang
         return diags
-    try:
-        config = parse_train_settings(spec.settings, outputs=outputs)
-    except TrainConfigError as exc:
-        span = spec.spans.get(exc.key) if exc.key else spec.span
-        diags.append(error("train-config", exc.message, span or spec.span, hint=exc.hint))
-        return diags + validate_data(spec)
+    # Settings written but not evaluated (their error is reported already).
+    unreadable = set(spec.exprs) - set(spec.settings)
+    config, errors = collect_train_settings(spec.settings, outputs=outputs,
+                                            unreadable=unreadable)
+    bad = unreadable | {e.key for e in errors if e.key}
+    diags += [setting_diagnostic(spec, e) for e in errors]
     data_diags = validate_data(spec)
     if len(spec.models) == 1 and program.models[spec.models[0]].outputs:
         graph = program.models[spec.models[0]]
-        diags += validate_freeze(spec, graph, config.freeze, sources or {})
+        if "freeze" not in bad:
+            diags += validate_freeze(spec, graph, config.freeze, sources or {})
         if not data_diags:
-            diags += validate_targets(spec, graph, config, sources or {})
+            diags += validate_targets(spec, graph, config, sources or {},
+                                      skip_loss="loss" in bad)
     return diags + data_diags
+
+
+def setting_diagnostic(spec: TrainSpec, exc: Any, make: Any = error,
+                       code: str = "train-config") -> Diagnostic:
+    """A diagnostic for a :class:`~nnlang.train.binding.TrainConfigError` (or a
+    warning in its shape), the caret under the culprit inside the setting; a
+    value that came from ``--set`` is not in the file, so a note says so."""
+    key = exc.key
+    if key in spec.overridden:
+        note = f"note: the value comes from --set {key}={spec.overridden[key]}"
+        return make(code, exc.message, None, notes=[note], hint=exc.hint)
+    return make(code, exc.message, setting_span(spec, key, exc.at), hint=exc.hint)
+
+
+def setting_span(spec: TrainSpec, key: str | None, at: tuple = ()) -> Span | None:
+    """Where in the file the part ``at`` of setting ``key`` is written (the
+    steps of :attr:`nnlang.train.binding.TrainConfigError.at`; ``("setting",)``
+    is the setting's name): the deepest part found, else the statement."""
+    if key is None:
+        return spec.span
+    stmt = spec.spans.get(key) or spec.span
+    if at[:1] == (("setting",),):
+        return _prefix(stmt, len(key)) if stmt else None
+    expr = spec.exprs.get(key)
+    found = culprit_span(expr, at) if expr is not None else None
+    return found or stmt
+
+
+def culprit_span(expr: Any, at: tuple) -> Span | None:
+    """The span of the part of ``expr`` (a syntax tree) that the steps ``at``
+    lead to, as far as the tree has them."""
+    from nnlang import syntax as S
+
+    node = expr
+    for kind, *rest in at:
+        step = None
+        if kind == "item" and isinstance(node, S.ListExpr | S.TupleExpr):
+            step = node.items[rest[0]] if rest[0] < len(node.items) else None
+        elif kind in ("entry", "key") and isinstance(node, S.MapExpr):
+            entry = next((e for e in node.entries if e.key == str(rest[0])), None)
+            if entry is not None and kind == "key":
+                return _prefix(entry.span, len(entry.key) + 2 * entry.quoted)
+            step = entry.value if entry is not None else None
+        elif kind == "name":
+            step = node.func if isinstance(node, S.Call) else (
+                node if isinstance(node, S.Name) else None)
+        elif kind in ("kw", "val", "pos") and isinstance(node, S.Call):
+            named = {a.name: a for a in node.args if a.name is not None}
+            positional = [a for a in node.args if a.name is None]
+            arg = named.get(rest[0]) if kind != "pos" else None
+            index = rest[0] if kind == "pos" else rest[1] if kind == "val" else None
+            if arg is None and index is not None and index < len(positional):
+                arg = positional[index]
+            if arg is not None and kind == "kw":
+                return _prefix(arg.span, len(arg.name or ""))
+            step = arg.value if arg is not None else None
+        if step is None:
+            break
+        node = step
+    return node.span
+
+
+def _prefix(span: Span | None, width: int) -> Span | None:
+    """The first ``width`` characters of ``span`` (a name at its start)."""
+    if span is None or width <= 0:
+        return span
+    return Span(span.path, span.line, span.col, span.line, span.col + width)
 
 
 def layer_paths(graph: Graph) -> list[str] | None:
@@ -197,7 +266,8 @@ VALUE_LOSSES = ("mse", "mae", "huber")
 
 
 def validate_targets(spec: TrainSpec, graph: Graph, config: Any,
-                     sources: Mapping[str, Source]) -> list[Diagnostic]:
+                     sources: Mapping[str, Source], *, skip_loss: bool = False
+                     ) -> list[Diagnostic]:
     """Each output's loss (named, or the default) and metrics against the output's
     shape and what the data's targets are, as far as the data call tells
     (:func:`nnlang.data.registry.target_info`): class ids need an output with
@@ -215,7 +285,7 @@ def validate_targets(spec: TrainSpec, graph: Graph, config: Any,
     units = shape[-1] if shape and isinstance(shape[-1], int) else None
     given = (config.loss or {}).get(out)
     diags = []
-    if given is not None or info.task is not None:
+    if not skip_loss and (given is not None or info.task is not None):
         loss = given or default_loss(info.task, units)
         span = spec.spans.get("loss") if given is not None else spec.spans.get("data")
         problem = _loss_problem(loss.name, shape, units, info)
@@ -287,20 +357,33 @@ def _loss_problem(loss: str, shape: tuple, units: int | None, info: Any
 def validate_data(spec: TrainSpec) -> list[Diagnostic]:
     """Check ``data = source(...)`` against the data registry, loading nothing."""
     from nnlang.data import DataError, bind_data_args
+    from nnlang.data.registry import DATA_SOURCES
+    from nnlang.train.binding import TrainConfigError
 
     source = spec.settings.get("data")
-    span = spec.spans.get("data", spec.span)
     if source is None:
         return []  # `nnc run` says so; a file may hold models and settings to import
     if isinstance(source, Word):
         source = CallValue(str(source))
     if not isinstance(source, CallValue):
-        return [error("train-config", "data must name a data source, such as digits or "
-                      'csv("file.csv", target=y)', span)]
+        return [setting_diagnostic(spec, TrainConfigError(
+            "data must name a data source, such as digits or "
+            'csv("file.csv", target=y)', "data"))]
     try:
         bind_data_args(source.name, source.args, source.kwargs)
     except DataError as exc:
-        return [error("data", exc.message, span, hint=exc.hint)]
+        names = [p.name for p in DATA_SOURCES[source.name].params] if (
+            source.name in DATA_SOURCES) else []
+        if source.name not in DATA_SOURCES:
+            at: tuple = (("name",),)
+        elif exc.arg is None:
+            at = ()
+        elif exc.arg not in names or "got two values" in exc.message:
+            at = (("kw", exc.arg),)
+        else:
+            at = (("val", exc.arg, names.index(exc.arg)),)
+        located = TrainConfigError(exc.message, "data", exc.hint, at)
+        return [setting_diagnostic(spec, located, code="data")]
     return []
 
 

@@ -122,7 +122,8 @@ def elaborate_file(path: str | Path, overrides: Mapping[str, str] | None = None,
             program.models[item.name] = builder.model(item, env)
     for item in env.module.items:
         if isinstance(item, S.Train):
-            spec = builder.train(item, env, program, setting_overrides)
+            raw = {name: (overrides or {})[name] for name in setting_overrides}
+            spec = builder.train(item, env, program, setting_overrides, raw)
             if spec is not None:
                 program.trains[spec.name] = spec
     return Elaboration(program, diags, loader.sources)
@@ -182,7 +183,8 @@ class _Builder:
                    and item.span.line <= d.span.line <= item.span.end_line for d in self.diags)
 
     def train(self, item: S.Train, env: ModuleEnv, program: Program,
-              overrides: Mapping[str, Any]) -> TrainSpec | None:
+              overrides: Mapping[str, Any],
+              raw_overrides: Mapping[str, str] | None = None) -> TrainSpec | None:
         for model in item.models:
             if model not in program.models:
                 hint = did_you_mean(model, program.models)
@@ -192,23 +194,25 @@ class _Builder:
                 self.error("unknown-name", f"train block names unknown model '{model}'",
                            item.span, hint=hint)
                 return None
-        settings, spans = {}, {}
+        settings, spans, exprs = {}, {}, {}
         ctx = Context(env)
         for s in item.body.settings:
             call = None if isinstance(s, S.Setting) else s.call
             key = s.key if call is None else callee_name(getattr(call, "func", call))
-            if key in settings:
+            if key in exprs:
                 self.error("duplicate-name", f"setting '{key}' is given twice", s.span)
                 continue
+            exprs[key] = s.value if call is None else call
             try:
-                settings[key] = evaluate(s.value if isinstance(s, S.Setting) else s.call, ctx)
+                settings[key] = evaluate(exprs[key], ctx)
             except ElabError as exc:
                 self.diags.append(exc.diag)
                 continue
             spans[key] = s.span
         for key, value in overrides.items():
             settings[key] = value
-        spec = TrainSpec(item.label, item.models, settings, spans, item.span)
+        spec = TrainSpec(item.label, item.models, settings, spans, item.span, exprs,
+                         dict(raw_overrides or {}))
         if spec.name in program.trains:
             self.error("duplicate-name", f"two train blocks are named '{spec.name}'", item.span,
                        hint="name them apart: train MODEL as NAME { ... }")

@@ -84,13 +84,21 @@ class Graph:
 
 @dataclass(eq=False)
 class TrainSpec:
-    """A train block with its settings evaluated (calls as CallValues)."""
+    """A train block with its settings evaluated (calls as CallValues).
+
+    ``spans`` holds each written setting's statement, ``exprs`` its syntax
+    tree (so that a diagnostic can point inside the value; a setting written
+    but not evaluated, for an error already reported, has an expression and no
+    value), and ``overridden`` the text of each setting's ``--set`` value.
+    """
 
     name: str
     models: tuple[str, ...]
     settings: dict[str, Any]
     spans: dict[str, Span]
     span: Span | None = None
+    exprs: dict[str, Any] = field(default_factory=dict)
+    overridden: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(eq=False)

@@ -348,3 +348,15 @@ def test_running_out_of_memory_anywhere_is_a_user_error(monkeypatch, capsys) -> 
     assert "error: out of memory: Out of memory while trying to allocate " \
         "25600000000000 bytes. [out-of-memory]" in err
     assert "internal error" not in err and "more XLA detail" not in err
+
+
+# ---------------------------------------------------------------- train blocks
+
+
+def test_a_bad_value_from_set_says_so_and_points_at_no_line(nnc) -> None:
+    run = nnc("check", CLEAN, "--set", "optimizer=foo(lr=1)")
+    assert run.returncode == 1
+    assert_no_traceback(run)
+    assert run.stderr.startswith("error: unknown optimizer 'foo' [train-config]\n")
+    assert "= note: the value comes from --set optimizer=foo(lr=1)" in run.stderr
+

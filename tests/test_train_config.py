@@ -347,3 +347,60 @@ def test_freeze_of_an_unknown_layer_is_a_check_error_at_the_name(tmp_path):
     assert diags == [(True, "train-config", "freeze names unknown layer 'hiden'", 10, 25)]
     diags = check_text(tmp_path, model, "    data = iris\n    freeze = [act]")
     assert diags[0][2] == "freeze names layer 'act', which has no parameters"
+
+
+# ---------------------------------------------------------------- every error at once
+
+
+def test_every_bad_setting_is_collected_in_order_with_where_it_is():
+    from nnlang.train.config import collect_train_settings
+
+    settings = {
+        "data": W("digits"),
+        "optimizer": C("adma", (), {"lr": 1e-3}),
+        "loss": W("cross_entropyy"),
+        "schedule": C("cosine", (), {"warmpu": 10}),
+        "metrics": [W("accuracy"), C("top_k", (), {"k": 0})],
+        "clip": -1,
+        "epochs": 3,
+    }
+    config, errors = collect_train_settings(settings, outputs=["y"])
+    assert [(e.key, e.at) for e in errors] == [
+        ("optimizer", (("name",),)),
+        ("loss", (("name",),)),
+        ("schedule", (("kw", "warmpu"),)),
+        ("metrics", (("item", 1), ("val", "k", None))),
+        ("clip", ()),
+    ]
+    assert config.epochs == 3 and config.optimizer.name == "adam"  # bad ones: defaults
+
+
+def test_a_setting_depending_on_a_bad_one_is_not_checked():
+    from nnlang.train.config import collect_train_settings
+
+    settings = {"metrics": [W("acuracy")], "early_stop": C("early_stop", (W("val_acuracy"),))}
+    _, errors = collect_train_settings(settings, outputs=["y"])
+    assert [e.key for e in errors] == ["metrics"]
+    _, errors = collect_train_settings(
+        {"early_stop": C("early_stop", (W("val_acuracy"),))}, outputs=["y"],
+        unreadable={"metrics"})
+    assert errors == []
+    with pytest.raises(TrainConfigError) as exc:  # metrics fine: the monitor is checked
+        parse(metrics=[W("accuracy")], early_stop=C("early_stop", (W("val_acuracy"),)))
+    assert exc.value.at == (("val", "monitor", 0),)
+
+
+def test_positional_and_per_output_errors_say_where():
+    with pytest.raises(TrainConfigError) as exc:
+        parse(optimizer=C("sgd", (-1,)))
+    assert exc.value.at == (("val", "lr", 0),)
+    with pytest.raises(TrainConfigError) as exc:
+        parse(outputs=("a", "b"), loss={"a": W("mse"), "b": W("mea")})
+    assert exc.value.at == (("entry", "b"), ("name",))
+    with pytest.raises(TrainConfigError) as exc:
+        parse(outputs=("a", "b"), loss={"a": W("mse"), "c": W("mae")})
+    assert exc.value.at == (("key", "c"),)
+    with pytest.raises(TrainConfigError) as exc:
+        parse(metrics=[W("mae"), W("mse"), W("mae")])
+    assert exc.value.at == (("item", 2),)
+

@@ -44,13 +44,33 @@ class TrainConfigError(Exception):
         key: the setting at fault (``"optimizer"``, ``"early_stop"``), so the
             caller can point at it; ``None`` for the block as a whole.
         hint: a suggestion such as "did you mean 'adam'?", or ``None``.
+        at: where inside the setting's value the culprit is, as steps from
+            the value down (empty: the value as a whole), so that the caller
+            can put the caret under it in the source. A step is one of
+            ``("name",)`` the called or bare name; ``("kw", p)`` the keyword
+            ``p=`` of a call; ``("val", p, i)`` the value given for parameter
+            ``p``, by keyword or as the ``i``-th positional argument (``i``
+            may be None); ``("pos", i)`` the ``i``-th positional argument;
+            ``("item", i)`` a list's ``i``-th item; ``("entry", k)`` the value
+            of a map's key ``k``; ``("key", k)`` that key itself.
     """
 
     code = "train-config"
 
-    def __init__(self, message: str, key: str | None = None, hint: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        key: str | None = None,
+        hint: str | None = None,
+        at: tuple[tuple, ...] = (),
+    ):
         super().__init__(message)
-        self.message, self.key, self.hint = message, key, hint
+        self.message, self.key, self.hint, self.at = message, key, hint, at
+
+    def inside(self, *steps: tuple) -> TrainConfigError:
+        """This error, located ``steps`` further out (prepended to :attr:`at`)."""
+        self.at = (*steps, *self.at)
+        return self
 
     def __str__(self) -> str:
         return f"{self.message} ({self.hint})" if self.hint else self.message
@@ -105,7 +125,7 @@ def bind_option(
     entry = registry.get(name)
     if entry is None:
         raise TrainConfigError(
-            f"unknown {what} '{name}'", key, did_you_mean(name, registry)
+            f"unknown {what} '{name}'", key, did_you_mean(name, registry), (("name",),)
         )
     return _bind(entry, args, kwargs, key)
 
@@ -118,8 +138,10 @@ def _bind(entry: Entry, args: tuple, kwargs: dict[str, Any], key: str) -> Option
             f"{sig} takes at most {len(shown)} "
             f"argument{'s' if len(shown) != 1 else ''}, got {len(args)}",
             key,
+            at=(("pos", len(shown)),),
         )
     given = {p.name: v for p, v in zip(shown, args, strict=False)}
+    position = {p.name: i for i, p in enumerate(shown[: len(args)])}
     names = [p.name for p in entry.params]
     for name, v in kwargs.items():
         if name not in names:
@@ -128,19 +150,30 @@ def _bind(entry: Entry, args: tuple, kwargs: dict[str, Any], key: str) -> Option
                 if shown
                 else f"{sig} takes no arguments"
             )
-            raise TrainConfigError(f"{sig} has no parameter '{name}'", key, hint)
+            raise TrainConfigError(
+                f"{sig} has no parameter '{name}'", key, hint, (("kw", name),)
+            )
         if name in given:
-            raise TrainConfigError(f"{sig} got two values for '{name}'", key)
+            raise TrainConfigError(
+                f"{sig} got two values for '{name}'", key, at=(("kw", name),)
+            )
         given[name] = v
     for a, b in entry.exclusive:
         if a in given and b in given:
-            raise TrainConfigError(f"{sig} takes '{a}' or '{b}', not both", key)
+            raise TrainConfigError(
+                f"{sig} takes '{a}' or '{b}', not both",
+                key,
+                at=(("val", b, position.get(b)),),
+            )
     params: dict[str, Any] = {}
     for p in entry.params:
         if p.name in given:
-            params[p.name] = _check_param(
-                entry.name, p.name, p.kind, p.check, given[p.name], key
-            )
+            try:
+                params[p.name] = _check_param(
+                    entry.name, p.name, p.kind, p.check, given[p.name], key
+                )
+            except TrainConfigError as exc:
+                raise exc.inside(("val", p.name, position.get(p.name))) from None
         elif p.default is REQUIRED:
             other = next((b for a, b in entry.exclusive if a == p.name), None)
             if other is None or other not in given:

@@ -24,7 +24,7 @@ Examples:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -244,66 +244,119 @@ def parse_train_settings(
         The validated configuration; unspecified settings take their defaults.
 
     Raises:
-        TrainConfigError: the first bad setting, with ``key`` naming it.
+        TrainConfigError: the first bad setting, with ``key`` naming it; see
+            :func:`collect_train_settings` for all of them.
+    """
+    config, errors = collect_train_settings(settings, outputs=outputs)
+    if errors:
+        raise errors[0]
+    return config
+
+
+def collect_train_settings(
+    settings: Mapping[str, Any],
+    *,
+    outputs: list[str],
+    unreadable: Collection[str] = (),
+) -> tuple[TrainConfig, list[TrainConfigError]]:
+    """Validate every setting, collecting one error per bad setting.
+
+    A bad setting takes its default in the returned configuration, and the
+    checks of other settings that depend on it are left out (an ``early_stop``
+    monitor is checked against ``metrics`` only when the metrics are good), so
+    that one mistake gives one error.
+
+    Args:
+        settings: setting name to value, as evaluated from the `.nn` file.
+        outputs: the trained model's output names (for per-output losses).
+        unreadable: settings written but not evaluated (an error was already
+            reported on them): others depending on them are not checked.
+
+    Returns:
+        The configuration as far as it is good, and the errors in the order of
+        ``settings``.
+
+    Examples:
+        >>> config, errors = collect_train_settings(
+        ...     {"batch": 0, "optimizer": Word("adma"), "epochs": 3}, outputs=["y"])
+        >>> [e.key for e in errors], config.epochs
+        (['batch', 'optimizer'], 3)
     """
     outs = tuple(outputs) or ("output",)
-    for key in settings:
-        if key not in SETTING_KEYS:
-            raise TrainConfigError(
-                f"unknown train setting '{key}'", key, did_you_mean(key, SETTING_KEYS)
+    errors: dict[str, TrainConfigError] = {}
+    s: dict[str, Any] = {}
+    for key, value in settings.items():
+        if key in SETTING_KEYS:
+            s[key] = value
+        else:
+            errors[key] = TrainConfigError(
+                f"unknown train setting '{key}'",
+                key,
+                did_you_mean(key, SETTING_KEYS),
+                (("setting",),),
             )
-    s = dict(settings)
     kw: dict[str, Any] = {"outputs": outs, "data": s.get("data")}
+
+    def take(key: str, parse: Any, *args: Any) -> None:
+        try:
+            kw[key] = parse(s[key], *args)
+        except TrainConfigError as exc:
+            exc.key = exc.key or key
+            errors[key] = exc
+
     for key, lo in (("batch", 1), ("epochs", 0), ("seed", None)):
         if key in s:
-            kw[key] = check_integer(s[key], key, lo)
+            take(key, check_integer, key, lo)
     if "loss" in s:
-        kw["loss"] = _per_output(s["loss"], outs, "loss", LOSSES, "loss")
+        take("loss", _per_output, outs, "loss", LOSSES, "loss")
     if "loss_weights" in s:
-        kw["loss_weights"] = _loss_weights(s["loss_weights"], outs)
-    optimizer = bind_option(
-        s.get("optimizer", Word("adam")), OPTIMIZERS, "optimizer", "optimizer"
-    )
-    kw["optimizer"] = optimizer
+        take("loss_weights", _loss_weights, outs)
+    s.setdefault("optimizer", Word("adam"))
+    take("optimizer", bind_option, OPTIMIZERS, "optimizer", "optimizer")
     if "schedule" in s:
-        kw["schedule"] = bind_option(s["schedule"], SCHEDULES, "schedule", "schedule")
+        take("schedule", bind_option, SCHEDULES, "schedule", "schedule")
     if s.get("clip") is not None:
-        kw["clip"] = check_number(s["clip"], "clip", POSITIVE)
+        take("clip", check_number, "clip", POSITIVE)
     if "weight_decay" in s:
-        kw["weight_decay"] = check_number(
-            s["weight_decay"], "weight_decay", NONNEGATIVE
-        )
+        take("weight_decay", check_number, "weight_decay", NONNEGATIVE)
     if "metrics" in s:
-        kw["metrics"] = _metrics(s["metrics"], outs)
+        take("metrics", _metrics, outs)
     if "early_stop" in s:
-        kw["early_stop"] = _early_stop(s["early_stop"], outs, kw.get("metrics"))
+        metrics_known = "metrics" not in errors and "metrics" not in unreadable
+        take("early_stop", _early_stop, outs, kw.get("metrics"), metrics_known)
     if "checkpoint" in s:
-        kw["checkpoint"] = _checkpoint(s["checkpoint"])
+        take("checkpoint", _checkpoint)
     if "precision" in s:
-        kw["precision"] = _choice(s["precision"], "precision", PRECISIONS)
-    if "fuse_epochs" in s:
-        kw["fuse_epochs"] = _auto_bool(s["fuse_epochs"], "fuse_epochs")
-    if "data_parallel" in s:
-        kw["data_parallel"] = _auto_bool(s["data_parallel"], "data_parallel")
+        take("precision", _choice, "precision", PRECISIONS)
+    for key in ("fuse_epochs", "data_parallel"):
+        if key in s:
+            take(key, _auto_bool, key)
     if "freeze" in s:
-        kw["freeze"] = _names(s["freeze"], "freeze")
+        take("freeze", _names, "freeze")
     if s.get("init_from") is not None:
-        path = s["init_from"]
-        if not isinstance(path, str) or isinstance(path, Word) or not path:
-            raise TrainConfigError(
-                f"init_from must be a path in double quotes, got {format_value(path)}",
-                "init_from",
-            )
-        kw["init_from"] = path
-    if optimizer.name == "lbfgs":
+        take("init_from", _path, "init_from")
+    if "optimizer" in kw and kw["optimizer"].name == "lbfgs":
         for key in ("clip", "weight_decay"):
             if kw.get(key):
-                raise TrainConfigError(
+                errors[key] = TrainConfigError(
                     f"{key} does not combine with lbfgs",
                     key,
                     "use l2= on the layers to regularise instead",
                 )
-    return TrainConfig(**kw)
+    order = list(settings)
+    found = sorted(
+        errors.values(),
+        key=lambda e: order.index(e.key) if e.key in order else len(order),
+    )
+    return TrainConfig(**kw), found
+
+
+def _path(value: Any, key: str) -> str:
+    if not isinstance(value, str) or isinstance(value, Word) or not value:
+        raise TrainConfigError(
+            f"{key} must be a path in double quotes, got {format_value(value)}", key
+        )
+    return value
 
 
 def _per_output(
@@ -324,14 +377,22 @@ def _per_output(
             key,
             f"add '{missing[0]}: ...' or give one {what} for all outputs",
         )
-    return {o: bind_option(value[o], registry, what, key) for o in outs}
+    bound = {}
+    for o in outs:
+        try:
+            bound[o] = bind_option(value[o], registry, what, key)
+        except TrainConfigError as exc:
+            raise exc.inside(("entry", o)) from None
+    return bound
 
 
 def _check_outputs(value: dict, outs: tuple[str, ...], key: str) -> None:
     for name in value:
         if name not in outs:
             hint = did_you_mean(str(name), outs) or f"outputs are: {', '.join(outs)}"
-            raise TrainConfigError(f"{key} names unknown output '{name}'", key, hint)
+            raise TrainConfigError(
+                f"{key} names unknown output '{name}'", key, hint, (("key", name),)
+            )
 
 
 def _loss_weights(value: Any, outs: tuple[str, ...]) -> dict[str, float]:
@@ -341,28 +402,45 @@ def _loss_weights(value: Any, outs: tuple[str, ...]) -> dict[str, float]:
             "loss_weights",
         )
     _check_outputs(value, outs, "loss_weights")
-    return {
-        str(k): check_number(
-            v, f"loss_weights: weight of '{k}'", NONNEGATIVE, key="loss_weights"
-        )
-        for k, v in value.items()
-    }
+    weights = {}
+    for k, v in value.items():
+        try:
+            weights[str(k)] = check_number(
+                v, f"loss_weights: weight of '{k}'", NONNEGATIVE, key="loss_weights"
+            )
+        except TrainConfigError as exc:
+            raise exc.inside(("entry", k)) from None
+    return weights
 
 
 def _metric_list(value: Any) -> tuple[Option, ...]:
-    items = value if isinstance(value, list | tuple) else [value]
-    options = tuple(bind_option(v, METRICS, "metric", "metrics") for v in items)
-    names = [metric_name(o) for o in options]
-    for name in names:
-        if names.count(name) > 1:
-            raise TrainConfigError(f"metrics lists '{name}' twice", "metrics")
-    return options
+    listed = isinstance(value, list | tuple)
+    items = value if listed else [value]
+    options, names = [], []
+    for i, item in enumerate(items):
+        step = (("item", i),) if listed else ()
+        try:
+            option = bind_option(item, METRICS, "metric", "metrics")
+        except TrainConfigError as exc:
+            raise exc.inside(*step) from None
+        name = metric_name(option)
+        if name in names:
+            raise TrainConfigError(f"metrics lists '{name}' twice", "metrics", at=step)
+        options.append(option)
+        names.append(name)
+    return tuple(options)
 
 
 def _metrics(value: Any, outs: tuple[str, ...]) -> dict[str, tuple[Option, ...]]:
     if isinstance(value, dict):
         _check_outputs(value, outs, "metrics")
-        return {o: _metric_list(value[o]) if o in value else () for o in outs}
+        metrics = {}
+        for o in outs:
+            try:
+                metrics[o] = _metric_list(value[o]) if o in value else ()
+            except TrainConfigError as exc:
+                raise exc.inside(("entry", o)) from None
+        return metrics
     if not isinstance(value, list | tuple | str | CallValue):
         raise TrainConfigError(
             "metrics must be a list such as [accuracy, top_k(5)], got "
@@ -373,7 +451,10 @@ def _metrics(value: Any, outs: tuple[str, ...]) -> dict[str, tuple[Option, ...]]
 
 
 def _early_stop(
-    value: Any, outs: tuple[str, ...], metrics: Mapping[str, tuple[Option, ...]] | None
+    value: Any,
+    outs: tuple[str, ...],
+    metrics: Mapping[str, tuple[Option, ...]] | None,
+    metrics_known: bool = True,
 ) -> EarlyStop | None:
     if value is False:
         return None
@@ -385,11 +466,12 @@ def _early_stop(
     train_keys = history_keys(outs, metrics)
     known = train_keys + ["val_" + k for k in train_keys]
     monitor = option["monitor"]
-    if monitor not in known:
+    if monitor not in known and metrics_known:
         raise TrainConfigError(
             f"early_stop(): unknown monitor '{monitor}'",
             "early_stop",
             did_you_mean(monitor, known) or f"monitor one of: {', '.join(known)}",
+            (("val", "monitor", 0),),
         )
     return EarlyStop(
         monitor,
@@ -429,12 +511,14 @@ def _auto_bool(value: Any, key: str) -> bool | Literal["auto"]:
 
 
 def _names(value: Any, key: str) -> tuple[str, ...]:
-    items = value if isinstance(value, list | tuple) else [value]
-    for item in items:
+    listed = isinstance(value, list | tuple)
+    items = value if listed else [value]
+    for i, item in enumerate(items):
         if not isinstance(item, str) or not item.strip("/"):
             raise TrainConfigError(
                 f"{key} must be a list of layer names, got {format_value(value)}",
                 key,
                 'write paths in quotes: ["conv_bn_1/conv_0"]',
+                (("item", i),) if listed else (),
             )
     return tuple(str(item).strip("/") for item in items)

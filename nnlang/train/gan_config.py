@@ -184,7 +184,8 @@ def _per_model(value: Any, models: Sequence[str]) -> dict[str, Any]:
         if name not in models:
             hint = did_you_mean(str(name), models) or f"models: {', '.join(models)}"
             raise TrainConfigError(
-                f"optimizer names unknown model '{name}'", "optimizer", hint
+                f"optimizer names unknown model '{name}'", "optimizer", hint,
+                (("key", name),),
             )
     missing = [m for m in models if m not in value]
     if missing:
@@ -221,8 +222,9 @@ def validate_gan(spec: TrainSpec, program: Program) -> list[Diagnostic]:
     try:
         parse_gan_settings(spec.settings, spec.models)
     except TrainConfigError as exc:
-        span = spec.spans.get(exc.key) if exc.key else spec.span
-        return [error("train-config", exc.message, span or spec.span, hint=exc.hint)]
+        from nnlang.check import setting_diagnostic
+
+        return [setting_diagnostic(spec, exc)]
     generator, discriminator = (program.models[m] for m in spec.models)
     return check_gan_models(generator, discriminator)
 
