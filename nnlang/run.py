@@ -77,16 +77,11 @@ def load_dataset(spec: TrainSpec, base_dir: Path, seed: int):
 
 def _warn_about_data(spec: TrainSpec, data) -> None:
     """Print what the loader left out (a CSV's text columns): nothing goes silently."""
-    import sys
-
-    from nnlang.diagnostics import render, warning
-    from nnlang.source import Source
+    from nnlang.diagnostics import warning
 
     span = spec.spans.get("data", spec.span)
     for message, hint in data.meta.get("warnings", ()):
-        sources = ({span.path: Source.read(span.path, strict=False)}
-                   if span and Path(span.path).is_file() else {})
-        print(render(warning("data", message, span, hint=hint), sources), file=sys.stderr)
+        _warn(warning("data", message, span, hint=hint))
 
 
 def check_data_fits(graph: Graph, data, spec: TrainSpec) -> None:
@@ -741,6 +736,7 @@ def run_data_settings(path: Path, run_dir: Path, settings: Mapping[str, Any],
 
 
 def _warn(diag) -> None:
+    """Print one warning with its source line, and go on."""
     import sys
 
     from nnlang.diagnostics import render_all
