@@ -78,7 +78,7 @@ def validate_train(spec: TrainSpec, program: Program,
     for model in spec.models:
         outputs += list(program.models[model].outputs)
     try:
-        from nnlang.train.config import collect_train_settings
+        from nnlang.train.config import collect_train_settings, odd_settings
     except ImportError:  # pragma: no cover - the training package ships with nnlang
         return diags
     # Settings written but not evaluated (their error is reported already).
@@ -88,6 +88,10 @@ def validate_train(spec: TrainSpec, program: Program,
     bad = unreadable | {e.key for e in errors if e.key}
     diags += [setting_diagnostic(spec, e) for e in errors]
     data_diags = validate_data(spec)
+    if not bad:
+        examples = _train_examples(spec) if not data_diags else None
+        diags += [setting_diagnostic(spec, e, warning, "odd-setting")
+                  for e in odd_settings(config, examples)]
     if len(spec.models) == 1 and program.models[spec.models[0]].outputs:
         graph = program.models[spec.models[0]]
         if "freeze" not in bad:
@@ -385,6 +389,24 @@ def validate_data(spec: TrainSpec) -> list[Diagnostic]:
         located = TrainConfigError(exc.message, "data", exc.hint, at)
         return [setting_diagnostic(spec, located, code="data")]
     return []
+
+
+def _train_examples(spec: TrainSpec) -> int | None:
+    """The size of the training split, when the data call tells it (bundled
+    and generated sets); None otherwise."""
+    from nnlang.data import DataError
+    from nnlang.data.registry import bind_data_args, train_examples
+
+    source = spec.settings.get("data")
+    if isinstance(source, Word):
+        source = CallValue(str(source))
+    if not isinstance(source, CallValue):
+        return None
+    try:
+        bound = bind_data_args(source.name, source.args, source.kwargs)
+    except DataError:
+        return None
+    return train_examples(source.name, bound)
 
 
 def load_checked(path: str | Path, overrides: Mapping[str, str] | None = None

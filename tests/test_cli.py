@@ -360,3 +360,11 @@ def test_a_bad_value_from_set_says_so_and_points_at_no_line(nnc) -> None:
     assert run.stderr.startswith("error: unknown optimizer 'foo' [train-config]\n")
     assert "= note: the value comes from --set optimizer=foo(lr=1)" in run.stderr
 
+
+def test_legal_but_odd_settings_warn_and_exit_0(nnc, tmp_path: Path) -> None:
+    path = tmp_path / "odd.nn"
+    path.write_text("model m {\n    input x: [8, 8, 1]\n    flatten\n    dense(10)\n}\n\n"
+                    "train m {\n    data = digits\n    optimizer = adam(lr=0)\n}\n")
+    run = nnc("check", str(path))
+    assert run.returncode == 0, run.stderr
+    assert f"{path}:9:25: warning: adam(): lr is 0" in run.stderr

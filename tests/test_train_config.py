@@ -404,3 +404,41 @@ def test_positional_and_per_output_errors_say_where():
         parse(metrics=[W("mae"), W("mse"), W("mae")])
     assert exc.value.at == (("item", 2),)
 
+
+# ---------------------------------------------------------------- legal but odd
+
+
+def odd(examples=None, **settings):
+    from nnlang.train.config import odd_settings
+
+    return [(e.key, e.message) for e in odd_settings(parse(**settings), examples)]
+
+
+def test_a_zero_learning_rate_is_odd():
+    assert odd(optimizer=C("sgd", (0,))) == [
+        ("optimizer", "sgd(): lr is 0, so nothing will train")]
+    assert odd(optimizer=C("sgd", (0,)), epochs=0) == []  # trains nothing on purpose
+    assert odd(optimizer=C("sgd", (0.1,))) == []
+
+
+def test_a_growing_exponential_rate_is_odd():
+    assert odd(schedule=C("exponential", (1.5,)))[0][1].startswith(
+        "exponential(): rate 1.5 > 1")
+    assert odd(schedule=C("exponential", (0.9,))) == []
+
+
+def test_a_schedule_outlasting_the_run_is_odd():
+    # 120 training examples at batch 32: 4 steps an epoch, 40 in 10 epochs
+    assert odd(120, schedule=C("cosine", (), {"warmup": 40})) == [(
+        "schedule", "cosine(warmup=40) outlasts the run: the run is only 40 steps "
+        "(10 epochs of 4 at batch 32)")]
+    assert odd(120, schedule=C("cosine", (), {"warmup": 39})) == []
+    assert odd(None, schedule=C("cosine", (), {"warmup": 10**6})) == []  # size unknown
+    assert odd(120, schedule=C("step", (40,)))[0][1].startswith("step(every=40) never")
+    assert odd(schedule=C("step", (), {"every_epochs": 10}))[0][1] == (
+        "step(every_epochs=10) never decays: the run is only 10 epochs")
+    assert odd(schedule=C("reduce_on_plateau", (), {"patience": 10}))[0][1].startswith(
+        "reduce_on_plateau(patience=10) never reduces")
+    assert odd(120, optimizer=W("lbfgs"), schedule=C("step", (10,)), epochs=10) == [(
+        "schedule", "step(every=10) never decays: the run is only 10 steps "
+        "(10 epochs of 1 full-batch)")]

@@ -428,6 +428,33 @@ def target_info(name: str, bound: Mapping[str, Any]) -> TargetInfo | None:
     return None
 
 
+BUNDLED_SIZES = {"digits": 1797, "iris": 150, "wine": 178, "breast_cancer": 569,
+                 "diabetes": 442}
+
+
+def train_examples(name: str, bound: Mapping[str, Any]) -> int | None:
+    """How many examples the training split of ``data = name(...)`` holds
+    (``bound`` from :func:`bind_data_args`), as far as the call tells without
+    loading: bundled sets know their size, generated ones are given ``n``;
+    ``None`` otherwise, or when ``classes``/``train_per_class`` select examples.
+
+    Examples:
+        >>> train_examples("iris", bind_data_args("iris", (), {}))
+        120
+        >>> train_examples("playground", bind_data_args("playground", (), {"n": 200}))
+        160
+    """
+    n = BUNDLED_SIZES.get(name)
+    if name in ("playground", "sine"):
+        n = bound.get("n")
+    if not isinstance(n, int) or bound.get("classes") or bound.get("train_per_class"):
+        return None
+    _, f_val, f_test = bound.get("split") or (0.8, 0.1, 0.1)
+    count = n - round(n * f_val) - round(n * f_test)  # as prepare.split_counts
+    limit = bound.get("train_limit")
+    return min(count, limit) if isinstance(limit, int) else count
+
+
 def find_source(name: str) -> DataSourceSpec:
     """The spec named ``name``; raises with a did-you-mean hint otherwise."""
     if name in DATA_SOURCES:

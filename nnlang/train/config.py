@@ -351,6 +351,82 @@ def collect_train_settings(
     return TrainConfig(**kw), found
 
 
+def odd_settings(
+    config: TrainConfig, train_examples: int | None = None
+) -> list[TrainConfigError]:
+    """Legal settings that are most likely mistakes, for warnings: a learning
+    rate of 0 (nothing trains), an ``exponential`` rate above 1 (the learning
+    rate grows), and a schedule whose length outlasts the run (``step`` that
+    never steps, a ``cosine`` warmup never finished, a plateau ``patience`` of
+    the whole run). Lengths counted in steps need ``train_examples``, the size
+    of the training split; without it only those in epochs are compared.
+
+    Examples:
+        >>> config = parse_train_settings(
+        ...     {"optimizer": CallValue("adam", (), {"lr": 0}),
+        ...      "schedule": CallValue("cosine", (), {"warmup": 1000}), "epochs": 5},
+        ...     outputs=["y"])
+        >>> [str(e) for e in odd_settings(config, train_examples=1437)]  # doctest: +NORMALIZE_WHITESPACE
+        ['adam(): lr is 0, so nothing will train (give a positive lr, such as 1e-3)',
+         'cosine(warmup=1000) outlasts the run: the run is only 225 steps (5 epochs of
+          45 at batch 32) (warm up for fewer steps, or train for more epochs)']
+    """
+    if config.epochs == 0:
+        return []
+    odd = []
+    opt = config.optimizer
+    if opt.params.get("lr") == 0 and "lr" in opt.given:
+        odd.append(TrainConfigError(
+            f"{opt.name}(): lr is 0, so nothing will train", "optimizer",
+            "give a positive lr, such as 1e-3",
+            (("val", "lr", _position(OPTIMIZERS[opt.name], "lr")),),
+        ))
+    sched = config.schedule
+    entry = SCHEDULES[sched.name]
+    if sched.name == "exponential" and sched["rate"] > 1:
+        odd.append(TrainConfigError(
+            f"exponential(): rate {format_value(sched['rate'])} > 1 makes the learning "
+            "rate grow at every step", "schedule",
+            "a decay multiplies by less than 1, such as exponential(0.96)",
+            (("val", "rate", _position(entry, "rate")),),
+        ))
+    full = opt.name == "lbfgs"
+    steps = None
+    if train_examples:
+        batch = train_examples if full else min(config.batch, train_examples)
+        steps = -(-train_examples // batch)
+    lengths = {"step": ("every", "never decays", "decay more often"),
+               "cosine": ("warmup", "outlasts the run", "warm up for fewer steps"),
+               "reduce_on_plateau": ("patience", "never reduces the learning rate",
+                                     "wait fewer epochs")}
+    if sched.name not in lengths:
+        return odd
+    param, what, fix = lengths[sched.name]
+    in_epochs = sched.name == "reduce_on_plateau" or sched.params.get(f"{param}_epochs")
+    if in_epochs:
+        name = param if sched.name == "reduce_on_plateau" else f"{param}_epochs"
+        total, run = config.epochs, f"{config.epochs} epochs"
+    elif steps is not None:
+        name, total = param, steps * config.epochs
+        batch = "full-batch" if full else f"at batch {config.batch}"
+        run = f"{total} steps ({config.epochs} epochs of {steps} {batch})"
+    else:
+        return odd
+    length = sched[name]
+    if length and length >= total:
+        odd.append(TrainConfigError(
+            f"{sched.name}({name}={length}) {what}: the run is only {run}",
+            "schedule", f"{fix}, or train for more epochs",
+            (("val", name, _position(entry, name)),),
+        ))
+    return odd
+
+
+def _position(entry: Entry, name: str) -> int | None:
+    shown = [p.name for p in entry.params if not p.hidden]
+    return shown.index(name) if name in shown else None
+
+
 def _path(value: Any, key: str) -> str:
     if not isinstance(value, str) or isinstance(value, Word) or not value:
         raise TrainConfigError(
