@@ -270,15 +270,18 @@ VALUE_LOSSES = ("mse", "mae", "huber")
 
 
 def validate_targets(spec: TrainSpec, graph: Graph, config: Any,
-                     sources: Mapping[str, Source], *, skip_loss: bool = False
-                     ) -> list[Diagnostic]:
+                     sources: Mapping[str, Source], *, skip_loss: bool = False,
+                     info: Any = None) -> list[Diagnostic]:
     """Each output's loss (named, or the default) and metrics against the output's
-    shape and what the data's targets are, as far as the data call tells
-    (:func:`nnlang.data.registry.target_info`): class ids need an output with
+    shape and what the data's targets are: ``info`` (a loaded data set's, see
+    :func:`loaded_target_info`), or as far as the data call tells
+    (:func:`nnlang.data.registry.target_info`). Class ids need an output with
     one score per class, regression values a loss that compares values."""
     from nnlang.train.config import default_loss
 
-    info = _target_info(spec) if len(graph.outputs) == 1 else None
+    if len(graph.outputs) != 1:
+        return []
+    info = info or _target_info(spec)
     if info is None:
         return []
     (out,) = graph.outputs
@@ -300,15 +303,53 @@ def validate_targets(spec: TrainSpec, graph: Graph, config: Any,
             make = error if is_error else warning
             diags.append(make("target-mismatch", message, span or spec.span, hint=hint))
     metrics = (config.metrics or {}).get(out, ())
-    if info.task == "regression":
-        for metric in metrics:
-            if metric.name in CLASS_METRICS:
-                span = _name_span(sources, spec.spans.get("metrics"), metric.name)
-                diags.append(warning(
-                    "target-mismatch", f"{metric.name} counts correct classes, but the "
-                    f"targets are {info.what} (a regression)", span or spec.span,
-                    hint="use mae or mse to measure a regression"))
+    for metric in metrics:
+        span = _name_span(sources, spec.spans.get("metrics"), metric.name) or spec.span
+        if info.task == "regression" and metric.name in CLASS_METRICS:
+            diags.append(warning(
+                "target-mismatch", f"{metric.name} counts correct classes, but the "
+                f"targets are {info.what} (a regression)", span,
+                hint="use mae or mse to measure a regression"))
+        elif info.task != "regression" and metric.name in VALUE_METRICS and \
+                _size(shape) not in (None, 1):
+            diags.append(error(
+                "target-mismatch", f"{metric.name} compares the output "
+                f"{_shown(shape)} with targets [] ({info.what})", span,
+                hint="accuracy, precision, recall or f1 measure classes"))
     return diags
+
+
+VALUE_METRICS = ("mse", "mae")
+
+
+def _size(shape: tuple) -> int | None:
+    """Elements of one example of ``shape``; None when a dim is symbolic."""
+    if not all(isinstance(d, int) for d in shape):
+        return None
+    size = 1
+    for d in shape:
+        size *= d
+    return size
+
+
+def _shown(shape: tuple) -> str:
+    from nnlang.types import format_shape
+
+    return format_shape(shape)
+
+
+def loaded_target_info(spec: TrainSpec, data: Any) -> Any:
+    """What a loaded data set's single target is, for :func:`validate_targets`,
+    when the data call alone could not tell (a CSV without ``task=``); else None:
+    the checker has judged it already."""
+    from nnlang.data.registry import TargetInfo
+
+    if _target_info(spec) is not None or isinstance(data.y_shape, Mapping):
+        return None
+    source = getattr(spec.settings.get("data"), "name", "the data")
+    if data.task == "regression":
+        return TargetInfo("regression", None, tuple(data.y_shape), f"values of {source}")
+    return TargetInfo(data.task, data.num_classes, (), f"class ids of {source}")
 
 
 def _loss_problem(loss: str, shape: tuple, units: int | None, info: Any
@@ -316,20 +357,22 @@ def _loss_problem(loss: str, shape: tuple, units: int | None, info: Any
     """``(message, hint, is_error)`` when ``loss`` cannot compare an output of
     ``shape`` with the targets ``info`` describes; None when it fits (or the
     shapes are symbolic)."""
-    from nnlang.types import format_shape
-
-    if not all(isinstance(d, int) for d in shape):
+    size = _size(shape)
+    if size is None:
         return None
-    shown = format_shape(shape)
-    size = 1
-    for d in shape:
-        size *= d
+    shown = _shown(shape)
     if info.task == "regression":
         if loss in ("cross_entropy", "kl_divergence") and info.shape is not None and (
                 size == 1 or tuple(shape) != info.shape):
             return (f"{loss} reads the output {shown} as class scores, but the targets "
                     f"are {info.what} (a regression)", "use mse, mae or huber to fit "
                     "values", False)
+        wanted = _size(info.shape) if info.shape is not None else None
+        if loss in VALUE_LOSSES and wanted is not None and size != wanted:
+            return (f"{loss} compares the output {shown} with targets "
+                    f"{_shown(info.shape)} ({info.what})",
+                    f"end in {wanted} value{'s' if wanted != 1 else ''}, e.g. "
+                    f"dense({wanted})", True)
         return None
     compares = f"{loss} compares the output {shown} with targets [] ({info.what})"
     count = info.classes

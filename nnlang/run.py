@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from nnlang.check import load_checked
-from nnlang.diagnostics import NnError, did_you_mean, error, warning
+from nnlang.diagnostics import NnError, did_you_mean, error, render_all, warning
 from nnlang.ir import Graph, Program, TrainSpec
 from nnlang.train.gan_config import is_gan
 from nnlang.values import CallValue, Word
@@ -171,7 +171,12 @@ def prepare(path: str | Path, *, train: str | None = None,
     from nnlang.train.config import TrainConfigError, parse_train_settings
 
     path = Path(path)
-    program, _ = load_checked(path, overrides)
+    program, checked = load_checked(path, overrides)
+    warnings = [d for d in checked.sorted_diagnostics() if not d.is_error]
+    if warnings:  # what `nnc check` would warn about is worth a line before training
+        import sys
+
+        print(render_all(warnings, checked.sources), file=sys.stderr)
     spec = select_train(program, train)
     if is_gan(spec.settings):
         from nnlang.run_gan import prepare_gan
@@ -192,7 +197,30 @@ def prepare(path: str | Path, *, train: str | None = None,
     check_data_fits(graph, data, spec)
     if config.epochs > 0:  # epochs = 0 trains and scores nothing: targets unused
         check_targets_fit(graph, data, spec)
+        check_loss_fits(graph, data, spec, config, checked.sources)
     return Prepared(program, spec, graph, config, data)
+
+
+def check_loss_fits(graph: Graph, data, spec: TrainSpec, config, sources) -> None:
+    """The checker's loss-against-targets rules, for targets only loading could
+    tell (a CSV's whole numbers read as classes): a loss that cannot fit is an
+    error before training, not a run stuck at loss 0."""
+    from nnlang.check import loaded_target_info, validate_targets
+
+    info = loaded_target_info(spec, data)
+    if info is None:
+        return
+    diags = validate_targets(spec, graph, config, sources, info=info)
+    if info.task != "regression":
+        why = (f"the data's targets read as {info.classes} classes (a few distinct whole "
+               "numbers); for values to regress, add task=regression to the data call")
+        diags = [dataclasses.replace(d, notes=(*d.notes, why)) for d in diags]
+    errors = [d for d in diags if d.is_error]
+    for d in diags:
+        if not d.is_error:
+            _warn(d)
+    if errors:
+        raise NnError(errors)
 
 
 @contextlib.contextmanager

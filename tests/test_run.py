@@ -437,3 +437,34 @@ def test_a_model_too_large_for_memory_is_a_user_error(mlp_file: Path, tmp_path: 
         run_file(mlp_file, out=tmp_path / "run", verbose=0)
     (diag,) = caught.value.diagnostics
     assert diag.code == "out-of-memory" and "2,410 parameters" in diag.message
+
+
+def test_a_loss_that_cannot_fit_targets_only_loading_can_tell_stops_before_training(
+        tmp_path: Path) -> None:
+    """Whole-number ratings read as 6 classes; a one-unit model then trained at loss
+    0.0000. The checker's rule now runs on the loaded targets, with a way out."""
+    rng = np.random.default_rng(0)
+    table = np.column_stack([rng.normal(size=(60, 2)), rng.integers(0, 6, size=60)])
+    np.savetxt(tmp_path / "rating.csv", table, delimiter=",", header="a,b,y", comments="",
+               fmt=["%.3f", "%.3f", "%d"])
+    path = tmp_path / "rating.nn"
+    path.write_text('model m {\n    input x: [2]\n    dense(1)\n}\n\ntrain m {\n'
+                    '    data = csv("rating.csv", target=y)\n    epochs = 1\n}\n')
+    run = nnc("run", str(path), "--out", str(tmp_path / "run"), cwd=tmp_path)
+    assert run.returncode == 1, run.stderr
+    assert "rating.nn:7:5: error: the default loss cross_entropy over the output [1] " \
+        "scores a single class, so the loss is always 0 [target-mismatch]" in run.stderr
+    assert "read as 6 classes" in run.stderr and "task=regression" in run.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_run_prints_what_check_warns_about(mlp_file: Path, tmp_path: Path) -> None:
+    text = mlp_file.read_text()
+    assert "optimizer" in text
+    path = tmp_path / "zero_lr.nn"
+    path.write_text("\n".join(
+        "    optimizer = adam(lr=0)" if line.strip().startswith("optimizer") else line
+        for line in text.splitlines()) + "\n")
+    run = nnc("run", str(path), "--epochs", "1", "--out", str(tmp_path / "run"))
+    assert run.returncode == 0, run.stderr
+    assert "warning: adam(): lr is 0, so nothing will train [odd-setting]" in run.stderr

@@ -442,3 +442,17 @@ def test_a_schedule_outlasting_the_run_is_odd():
     assert odd(120, optimizer=W("lbfgs"), schedule=C("step", (10,)), epochs=10) == [(
         "schedule", "step(every=10) never decays: the run is only 10 steps "
         "(10 epochs of 1 full-batch)")]
+
+
+@pytest.mark.parametrize("model, train, message", [
+    ("dense(3)", "data = diabetes",
+     "the default loss mse compares the output [3] with targets [1] (values of diabetes)"),
+    ("dense(10, act=softmax)", "data = digits\n    metrics = [accuracy, mae]",
+     "mae compares the output [10] with targets [] (class ids of digits)"),
+])
+def test_values_compared_with_the_wrong_number_of_targets_are_errors(tmp_path, model,
+                                                                     train, message):
+    """Both trained by broadcasting and crashed afterwards (the report, the metric)."""
+    diags = check_text(tmp_path, f"    input x: [64]\n    {model}", f"    {train}")
+    assert [(e, code, msg) for e, code, msg, *_ in diags] == [
+        (True, "target-mismatch", message)]

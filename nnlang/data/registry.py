@@ -412,7 +412,7 @@ def target_info(name: str, bound: Mapping[str, Any]) -> TargetInfo | None:
         task = None if count is None else "binary" if count == 2 else "classification"
         return TargetInfo(task, count, (), f"class ids of {name}")
     if name == "diabetes":
-        return TargetInfo("regression", None, (), "values of diabetes")
+        return TargetInfo("regression", None, (1,), "values of diabetes")
     if name == "sine":
         return TargetInfo("regression", None, None, "values of sine")
     if name in ("csv", "npz") and isinstance(bound.get("task"), str):
