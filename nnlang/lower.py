@@ -54,7 +54,7 @@ def final_activation(graph: Graph, output: str) -> tuple[str | None, int | None]
             return None, None  # the losses and predict() normalise the last axis only
         return node.op, node.id
     act = node.attrs.get("act")
-    if isinstance(act, str) and act in FUSIBLE:
+    if isinstance(act, str) and act in FUSIBLE and LAYERS[node.op].act_last:
         return str(act), node.id
     return None, None
 

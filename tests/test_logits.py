@@ -208,6 +208,7 @@ def test_a_shared_layer_returns_logits_only_where_it_is_the_output(order: str) -
                             "    output left = h -> dense(2)\n    output right = b -> head",
                             "output right = b -> dense(3, act=softmax) as head\n"
                             "    h = a -> head\n    output left = h -> dense(2)")
+        assert text != SHARED_HEAD
     elab = elaborate_file("m.nn", text=text)
     assert not [d for d in elab.diagnostics if d.is_error], elab.diagnostics
     model = CompiledModel(elab.program.models["m"])
@@ -223,3 +224,22 @@ def test_a_shared_layer_returns_logits_only_where_it_is_the_output(order: str) -
     probs_a = jax.nn.softmax(x["a"] @ np.asarray(head["kernel"]) + np.asarray(head["bias"]))
     left = probs_a @ np.asarray(tail["kernel"]) + np.asarray(tail["bias"])
     np.testing.assert_allclose(outs["left"], left, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("layer", ["lstm(2, act=sigmoid)", "gru(3, act=softmax)",
+                                   "rnn(2, act=sigmoid)"])
+def test_a_recurrent_cells_act_is_never_taken_over_by_the_loss(layer: str) -> None:
+    """A recurrent layer's act= shapes every step; dropping it for the loss (as for a
+    dense layer's final softmax) would train another model."""
+    import jax
+
+    from nnlang.elaborate import elaborate_file
+    from nnlang.lower import CompiledModel
+
+    elab = elaborate_file("m.nn", text=f"model m {{\n    input x: [5, 3]\n    {layer}\n}}\n")
+    model = CompiledModel(elab.program.models["m"])
+    assert model.logits_outputs == {}
+    x = {"x": np.random.default_rng(0).normal(size=(4, 5, 3)).astype(np.float32)}
+    variables = model.init(jax.random.key(0), x)
+    outs, _ = model.apply(variables, x, train=False)
+    np.testing.assert_allclose(model.predict(variables, x)["output"], outs["output"])

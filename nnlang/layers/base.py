@@ -126,6 +126,9 @@ class LayerSpec:
         rank: the spatial rank the layer is fixed to (``conv2d``: 2), or None.
         finalize: ``attrs -> attrs`` after binding: derived defaults and
             checks across arguments; raises :class:`ArgError`.
+        act_last: ``act=`` is the layer's last operation, so a loss may take a
+            final softmax or sigmoid over (logits); False where it acts inside
+            (a recurrent cell's ``act`` shapes every step).
     """
 
     name: str
@@ -141,6 +144,7 @@ class LayerSpec:
     train_only: bool = False
     rank: int | None = None
     finalize: Callable[[dict], dict] | None = None
+    act_last: bool = True
     _by_name: dict = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -214,6 +214,7 @@ def _rnn_spec(name: str, title: str) -> LayerSpec:
         _make_rnn_params(name),
         _make_rnn_flops(name),
         lower=_make_rnn_lower(name),
+        act_last=False,  # act= is the cell's: the output is not act(something)
     )
 
 
