@@ -43,6 +43,7 @@ class ModuleEnv:
     const_spans: dict[str, Span] = field(default_factory=dict)
     blocks: dict[str, tuple[S.Block, ModuleEnv]] = field(default_factory=dict)
     namespaces: dict[str, ModuleEnv] = field(default_factory=dict)
+    own_aliases: set[str] = field(default_factory=set)  # `import ... as NAME` in this file
 
 
 @dataclass
@@ -115,8 +116,10 @@ class Loader:
                        item.span)
         if item.alias:
             env.namespaces[item.alias] = imported
+            env.own_aliases.add(item.alias)
             return
-        # The file's own consts and blocks win over imported ones, wherever the import is.
+        # The file's own consts, blocks and namespaces win over imported ones,
+        # wherever the import is.
         for name, value in imported.consts.items():
             if not _defined_here(env, env.const_spans.get(name)):
                 env.consts[name] = value
@@ -124,7 +127,9 @@ class Loader:
         for name, found in imported.blocks.items():
             if env.blocks.get(name, (None, None))[1] is not env:
                 env.blocks[name] = found
-        env.namespaces.update(imported.namespaces)
+        for alias, namespace in imported.namespaces.items():
+            if alias not in env.own_aliases:
+                env.namespaces[alias] = namespace
 
     def _fill(self, env: ModuleEnv, overrides: Mapping[str, Any]) -> None:
         aliases: dict[str, Span | None] = {}

@@ -88,3 +88,17 @@ def test_an_override_reaches_a_const_and_a_train_setting(tmp_path: Path) -> None
     program = elaborate_file(tmp_path / "main.nn", {"w": "5", "epochs": "3"}).program
     (dense,) = [n for n in program.models["m"].nodes if n.op == "dense"]
     assert dense.attrs["units"] == 5 and program.trains["m"].settings["epochs"] == 3
+
+
+@pytest.mark.parametrize("order", ["own alias first", "indirect import first"])
+def test_a_files_own_namespace_wins_over_one_an_import_brings(tmp_path: Path,
+                                                              order: str) -> None:
+    lines = ['import "a.nn" as lib\n', 'import "b.nn"\n']
+    if order == "indirect import first":
+        lines.reverse()
+    write(tmp_path, a_nn="const width = 16\n", c_nn="const width = 99\n",
+          b_nn='import "c.nn" as lib\n',
+          main_nn="".join(lines) + "model m {\n    input x: [3]\n    dense(lib.width)\n}\n")
+    program = elaborate_file(tmp_path / "main.nn").program
+    (dense,) = [n for n in program.models["m"].nodes if n.op == "dense"]
+    assert dense.attrs["units"] == 16
