@@ -131,12 +131,17 @@ def elaborate_file(path: str | Path, overrides: Mapping[str, str] | None = None,
 
 _OVERRIDE_SCOPE = ("--set reaches this file's consts and whole train settings: "
                    "--set width=128, --set optimizer=adam(lr=1e-2)")
-OPTIMIZER_ARGS = {"lr", "learning_rate", "momentum", "nesterov", "beta1", "beta2", "eps"}
+def _optimizer_args() -> set[str]:
+    """Every optimizer's argument names (and Keras' learning_rate), from the registry."""
+    from nnlang.train.registry import OPTIMIZERS
+
+    return {p.name for entry in OPTIMIZERS.values() for p in entry.params} | {
+        "learning_rate"}
 
 
 def _override_hint(name: str, known: set[str]) -> str | None:
     """did you mean (any case), or how to reach an optimizer argument."""
-    if name.lower() in OPTIMIZER_ARGS:
+    if name.lower() in _optimizer_args():
         return "an optimizer's arguments are set with it: --set optimizer=adam(lr=1e-2)"
     folded = {k.lower(): k for k in known}
     if name.lower() in folded:

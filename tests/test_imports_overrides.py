@@ -71,6 +71,7 @@ def test_training_a_model_of_an_imported_file_says_models_are_not_imported(
 
 @pytest.mark.parametrize(("name", "message", "hint"), [
     ("lr", "no const or train setting named 'lr'", "--set optimizer=adam(lr=1e-2)"),
+    ("b1", "no const or train setting named 'b1'", "--set optimizer=adam(lr=1e-2)"),
     ("optimizer.lr", "not a const or train setting name", "whole train settings"),
     ("Epochs", "no const or train setting named 'Epochs'", "did you mean 'epochs'?"),
     ("W", "no const or train setting named 'W'", "did you mean 'w'?"),
