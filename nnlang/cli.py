@@ -421,12 +421,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(render_all([error("train-config", exc.message, hint=exc.hint)]),
                   file=sys.stderr)
             return EXIT_ERRORS
-        if "RESOURCE_EXHAUSTED" in str(exc):  # too large a model or batch, not a bug
-            print(render_all([error(
-                "out-of-memory", "out of memory: "
-                + str(exc).partition("RESOURCE_EXHAUSTED:")[2].strip().split("\n")[0],
-                hint="make the model smaller or lower batch; nnc summary FILE shows "
-                     "the parameters of each layer")]), file=sys.stderr)
+        from nnlang.run import is_out_of_memory, out_of_memory_error
+
+        if is_out_of_memory(exc):  # too large a model or batch, not a bug
+            diags = out_of_memory_error(None, exc).diagnostics
+            print(render_all(diags), file=sys.stderr)
             return EXIT_ERRORS
         print(f"nnc: internal error: {type(exc).__name__}: {exc}\n"
               "This is a bug in nnc, not in your file; please report it"

@@ -383,12 +383,26 @@ def memory_of_machine() -> tuple[int | None, str]:
         return None, "memory"
 
 
-def out_of_memory_error(graph: Graph, exc: BaseException | None = None) -> NnError:
-    """Too large a model as the user's mistake: its parameters' size against the
-    machine's memory (training needs about four times the parameters: weights,
-    gradients and two Adam moments, plus the activations of a batch)."""
-    from nnlang.summary import _human_bytes as format_bytes
-    from nnlang.summary import summarize
+OUT_OF_MEMORY_HINT = ("make the model smaller (fewer units or filters; a conv or pooling "
+                      "before a dense layer), or lower batch if a batch's activations are "
+                      "the excess; nnc summary FILE shows each layer's parameters")
+
+
+def out_of_memory_error(graph: Graph | None, exc: BaseException | None = None
+                        ) -> NnError:
+    """Too large a model or batch as the user's mistake, not a bug.
+
+    With the model at hand, its parameters' size against the machine's memory
+    (training needs about four times the parameters: weights, gradients and two
+    Adam moments, plus the activations of a batch). Without it (``nnc``'s last
+    resort, the failure caught far from the model), XLA's own first line.
+    """
+    if graph is None:
+        reason = _allocation_failure(exc) if exc is not None else ""
+        return NnError(error("out-of-memory",
+                             f"out of memory: {reason or 'an allocation failed'}",
+                             hint=OUT_OF_MEMORY_HINT))
+    from nnlang.summary import format_bytes, summarize
 
     summary = summarize(graph)
     total = summary.total
@@ -402,9 +416,16 @@ def out_of_memory_error(graph: Graph, exc: BaseException | None = None) -> NnErr
         "out-of-memory", f"model '{graph.name}' does not fit in memory: its {total:,} "
                          f"parameters take {format_bytes(4 * total)} as float32 (about "
                          f"{format_bytes(16 * total)} to train with adam){has}",
-        node.span if node else graph.span, notes=notes,
-        hint="make it smaller (fewer units or filters; a conv or pooling before "
-             "a dense layer), or lower batch if a batch's activations are the excess"))
+        node.span if node else graph.span, notes=notes, hint=OUT_OF_MEMORY_HINT))
+
+
+def _allocation_failure(exc: BaseException) -> str:
+    """The first line of XLA's message after ``RESOURCE_EXHAUSTED:`` (the rest is
+    XLA's internals), or the exception's own text."""
+    text = str(exc)
+    if "RESOURCE_EXHAUSTED:" in text:
+        text = text.partition("RESOURCE_EXHAUSTED:")[2]
+    return text.strip().split("\n")[0]
 
 
 def check_fits_in_memory(graph: Graph) -> None:

@@ -104,7 +104,8 @@ def summarize(graph: Graph) -> Summary:
     return summary
 
 
-def _human_bytes(n: float) -> str:
+def format_bytes(n: float) -> str:
+    """``n`` bytes in B, KB, MB, GB or TB (steps of 1024): ``2.50 MB``."""
     for unit in ("B", "KB", "MB", "GB", "TB"):
         if n < 1024 or unit == "TB":
             return f"{n:.2f} {unit}" if unit != "B" else f"{int(n)} B"
@@ -142,10 +143,10 @@ def format_summary(summary: Summary, dtype: str = "f32") -> str:
     out.append(rule)
     size = BYTES.get(dtype, 4)
     out += [
-        f"Total params: {summary.total:,} ({_human_bytes(summary.total * size)})",
-        f"Trainable params: {summary.trainable:,} ({_human_bytes(summary.trainable * size)})",
+        f"Total params: {summary.total:,} ({format_bytes(summary.total * size)})",
+        f"Trainable params: {summary.trainable:,} ({format_bytes(summary.trainable * size)})",
         f"Non-trainable params: {summary.non_trainable:,} "
-        f"({_human_bytes(summary.non_trainable * size)})",
+        f"({format_bytes(summary.non_trainable * size)})",
         f"FLOPs per example: {_human_count(summary.flops)} (2 per multiply-add)",
     ]
     if any(r.non_trainable for r in summary.rows):

@@ -350,6 +350,20 @@ def test_running_out_of_memory_anywhere_is_a_user_error(monkeypatch, capsys) -> 
     assert "internal error" not in err and "more XLA detail" not in err
 
 
+def test_python_running_out_of_memory_is_the_same_user_error(monkeypatch, capsys) -> None:
+    import nnlang.run
+    from nnlang.cli import main
+
+    def exhaust(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(nnlang.run, "eval_file", exhaust)
+    assert main(["eval", CLEAN, "--run", "runs/x"]) == 1
+    err = capsys.readouterr().err
+    assert "error: out of memory: an allocation failed [out-of-memory]" in err
+    assert "internal error" not in err
+
+
 # ---------------------------------------------------------------- train blocks
 
 
