@@ -372,7 +372,7 @@ def test_a_bad_value_from_set_says_so_and_points_at_no_line(nnc) -> None:
     assert run.returncode == 1
     assert_no_traceback(run)
     assert run.stderr.startswith("error: unknown optimizer 'foo' [train-config]\n")
-    assert "= note: the value comes from --set optimizer=foo(lr=1)" in run.stderr
+    assert "= the value comes from --set optimizer=foo(lr=1)" in run.stderr
 
 
 def test_legal_but_odd_settings_warn_and_exit_0(nnc, tmp_path: Path) -> None:

@@ -49,6 +49,7 @@ from nnlang.train.config import (
     TrainConfig,
     parse_train_settings,
 )
+from nnlang.train.diagnose import setting_diagnostic
 from nnlang.train.registry import UNIT, Entry, Param
 from nnlang.values import CallValue, Word
 
@@ -222,8 +223,6 @@ def validate_gan(spec: TrainSpec, program: Program) -> list[Diagnostic]:
     try:
         parse_gan_settings(spec.settings, spec.models)
     except TrainConfigError as exc:
-        from nnlang.check import setting_diagnostic
-
         return [setting_diagnostic(spec, exc)]
     generator, discriminator = (program.models[m] for m in spec.models)
     return check_gan_models(generator, discriminator)
