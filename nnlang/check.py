@@ -16,7 +16,6 @@ from nnlang.diagnostics import Diagnostic, NnError, did_you_mean, error, warning
 from nnlang.ir import INPUT_OP, Graph, Program, TrainSpec
 from nnlang.source import Source, Span
 from nnlang.train.diagnose import setting_diagnostic
-from nnlang.values import CallValue, Word
 
 
 @dataclass
@@ -185,12 +184,10 @@ def declared_losses(spec: TrainSpec, graph: Graph) -> dict[str, Any]:
 
 def _target_info(spec: TrainSpec) -> Any:
     from nnlang.data import DataError
-    from nnlang.data.registry import bind_data_args, target_info
+    from nnlang.data.registry import bind_data_args, data_call, target_info
 
-    source = spec.settings.get("data")
-    if isinstance(source, Word):
-        source = CallValue(str(source))
-    if not isinstance(source, CallValue):
+    source = data_call(spec.settings.get("data"))
+    if source is None:
         return None
     try:
         return target_info(source.name, bind_data_args(source.name, source.args,
@@ -338,15 +335,14 @@ def _loss_problem(loss: str, shape: tuple, units: int | None, info: Any
 def validate_data(spec: TrainSpec) -> list[Diagnostic]:
     """Check ``data = source(...)`` against the data registry, loading nothing."""
     from nnlang.data import DataError, bind_data_args
-    from nnlang.data.registry import DATA_SOURCES
+    from nnlang.data.registry import DATA_SOURCES, data_call
     from nnlang.train.binding import TrainConfigError
 
     source = spec.settings.get("data")
     if source is None:
         return []  # `nnc run` says so; a file may hold models and settings to import
-    if isinstance(source, Word):
-        source = CallValue(str(source))
-    if not isinstance(source, CallValue):
+    source = data_call(source)
+    if source is None:
         return [setting_diagnostic(spec, TrainConfigError(
             "data must name a data source, such as digits or "
             'csv("file.csv", target=y)', "data"))]
@@ -372,12 +368,10 @@ def _train_examples(spec: TrainSpec) -> int | None:
     """The size of the training split, when the data call tells it (bundled
     and generated sets); None otherwise."""
     from nnlang.data import DataError
-    from nnlang.data.registry import bind_data_args, train_examples
+    from nnlang.data.registry import bind_data_args, data_call, train_examples
 
-    source = spec.settings.get("data")
-    if isinstance(source, Word):
-        source = CallValue(str(source))
-    if not isinstance(source, CallValue):
+    source = data_call(spec.settings.get("data"))
+    if source is None:
         return None
     try:
         bound = bind_data_args(source.name, source.args, source.kwargs)

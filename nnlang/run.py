@@ -22,7 +22,7 @@ from nnlang.check import load_checked
 from nnlang.diagnostics import NnError, did_you_mean, error, render_all, warning
 from nnlang.ir import Graph, Program, TrainSpec
 from nnlang.train.gan_config import is_gan
-from nnlang.values import CallValue, Word
+from nnlang.values import CallValue
 
 
 @dataclass
@@ -56,13 +56,13 @@ def _data_error(spec: TrainSpec, exc) -> NnError:
 
 def load_dataset(spec: TrainSpec, base_dir: Path, seed: int):
     from nnlang.data import DataError, load_data
+    from nnlang.data.registry import data_call
 
     source = spec.settings.get("data")
     if source is None:
         raise NnError(error("train-config", f"train block '{spec.name}' names no data",
                             spec.span, hint="data = digits(split=[0.8, 0.1, 0.1])"))
-    if isinstance(source, Word):
-        source = CallValue(str(source))
+    source = data_call(source)  # data = iris: a call without arguments
     if not isinstance(source, CallValue):
         raise NnError(error("train-config", "data must name a data source, such as "
                             "digits or csv(\"file.csv\", target=y)", spec.spans.get("data")))

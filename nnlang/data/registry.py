@@ -17,7 +17,7 @@ from typing import Any
 
 from nnlang.data.dataset import DataError, Dataset, LoadOptions
 from nnlang.data.params import DataParam, DataSourceSpec, bind_args
-from nnlang.values import Word
+from nnlang.values import CallValue, Word
 
 TABLE_NORMALIZE = "z-score each feature with training statistics"
 
@@ -466,6 +466,14 @@ def find_source(name: str) -> DataSourceSpec:
         if close
         else f"sources: {', '.join(DATA_SOURCES)}",
     )
+
+
+def data_call(value: Any) -> CallValue | None:
+    """The ``data =`` setting as a call: a bare word (``data = iris``) is a call
+    without arguments; ``None`` for anything else (a number, a list)."""
+    if isinstance(value, Word):
+        return CallValue(str(value))
+    return value if isinstance(value, CallValue) else None
 
 
 def bind_data_args(
