@@ -79,7 +79,10 @@ class Model:
     def predict(self, variables=None, inputs=None) -> dict[str, Any]:
         """Outputs as the loss reads them, activated: probabilities for a classifier
         (a linear output trained with cross_entropy gets its softmax), values for
-        a regression; ``variables`` default to fit()'s."""
+        a regression; ``variables`` default to fit()'s, so after ``fit()``
+        ``predict(x)`` works as in Keras."""
+        if inputs is None and variables is not None and not _is_variables(variables):
+            inputs, variables = variables, None  # predict(x): Keras' habit
         variables = variables if variables is not None else self.variables
         if variables is None:
             raise ValueError("no variables: call fit() first or pass variables")
@@ -153,6 +156,11 @@ class Model:
         return dict(inputs)
 
 
+def _is_variables(value: Any) -> bool:
+    """A Flax variables tree (``{'params': ...}``), not inputs."""
+    return isinstance(value, Mapping) and "params" in value
+
+
 @dataclass(eq=False)
 class Program:
     """A checked `.nn` file: its models and train blocks."""
@@ -161,6 +169,7 @@ class Program:
     ir: _IRProgram
     overrides: dict[str, str] = field(default_factory=dict)
     check: CheckResult | None = None
+    _folder: Any = field(default=None, repr=False)  # check_source's file lives as long
 
     @property
     def models(self) -> dict[str, Graph]:
@@ -191,12 +200,27 @@ def load(path: str | Path, **overrides: Any) -> Program:
 
 
 def check_source(text: str, **overrides: Any) -> Program:
-    """Like :func:`load`, for `.nn` text (written to a temporary file)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "source.nn"
-        path.write_text(text)
+    """Like :func:`load`, for `.nn` text. The text lives in a temporary file as long
+    as the program does, so ``fit()`` works; data file paths in it should be
+    absolute (relative ones would be read beside that temporary file)."""
+    folder = tempfile.TemporaryDirectory(prefix="nnlang-")
+    path = Path(folder.name) / "source.nn"
+    path.write_text(text, encoding="utf-8")
+    try:
         program = load(path, **overrides)
+    except NnError as exc:  # say "<source>:3:14", not the temporary file's path
+        raise NnError([_relocated(d, str(path), "<source>") for d in exc.diagnostics]
+                      ) from None
+    program._folder = folder
     return program
+
+
+def _relocated(diag, old: str, new: str):
+    import dataclasses
+
+    if diag.span is None or diag.span.path != old:
+        return diag
+    return dataclasses.replace(diag, span=dataclasses.replace(diag.span, path=new))
 
 
 __all__ = ["Model", "NnError", "Program", "check_source", "error", "load"]

@@ -78,11 +78,37 @@ class NnError(Exception):
         self.diagnostics: list[Diagnostic] = list(diagnostics)
         super().__init__("; ".join(d.message for d in self.diagnostics))
 
+    def __str__(self) -> str:
+        """Each diagnostic with its place, notes and hint (no source excerpt): what
+        ``print(exc)`` should show a user of the Python API."""
+        return "\n".join(render(d) for d in self.diagnostics)
+
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
     """A "did you mean" hint for ``word`` among ``candidates``, or None."""
     matches = difflib.get_close_matches(word, sorted(set(candidates)), n=1, cutoff=0.6)
     return f"did you mean '{matches[0]}'?" if matches else None
+
+
+def fold_name(word: str) -> str:
+    """``word`` lower-cased without underscores, the key of a table of foreign
+    spellings: Keras' ``MaxPooling2D``, ``max_pooling2d`` and ``maxpooling2d``
+    are one key.
+
+    >>> fold_name("Sparse_Categorical_Crossentropy")
+    'sparsecategoricalcrossentropy'
+    """
+    return word.lower().replace("_", "")
+
+
+def foreign_name(word: str, table: Mapping[str, str]) -> str | None:
+    """The `.nn` name that ``table`` (keys folded by :func:`fold_name`) gives
+    ``word``, a name from another library, or None.
+
+    >>> foreign_name("CategoricalCrossentropy", {"categoricalcrossentropy": "cross_entropy"})
+    'cross_entropy'
+    """
+    return table.get(fold_name(word))
 
 
 def render(diag: Diagnostic, sources: Mapping[str, Source] | None = None) -> str:

@@ -214,6 +214,28 @@ def test_python_api_init_apply_fit_predict(mlp_file: Path) -> None:
     assert np.allclose(np.asarray(probs).sum(-1), 1, atol=1e-5)
 
 
+def test_check_source_programs_fit_and_predict_as_in_keras() -> None:
+    """check_source's temporary file used to vanish before fit() could read it;
+    predict(x) used to take x for the variables."""
+    import nnlang
+
+    model = nnlang.check_source(MLP).model("mlp")
+    history = model.fit(epochs=2)
+    assert history.test["accuracy"] > 0.5  # chance is 0.1
+    probs = model.predict(np.zeros((3, 64), np.float32))["output"]
+    assert np.asarray(probs).shape == (3, 10)
+
+
+def test_an_api_error_prints_where_and_how_to_fix_it() -> None:
+    import nnlang
+
+    with pytest.raises(nnlang.NnError) as info:
+        nnlang.check_source("model m {\n    input x: [3]\n    dense(2, activation=relu)\n}\n")
+    assert str(info.value) == (
+        "<source>:3:14: error: unknown argument 'activation' for dense [bad-argument]\n"
+        "  = help: did you mean 'act'?")
+
+
 def test_python_api_names_what_it_wants_for_wrong_inputs_and_models(mlp_file: Path) -> None:
     import jax
 
