@@ -609,7 +609,7 @@ def _unreadable(path: Path, exc: Exception) -> NnError:
 def _check_examples(path: Path, name: str, x) -> None:
     """``x`` holds numbers, at least one example, and no nan or inf: a model scores
     nan as a confident class 0, so such a row is the user's to fix, not to predict."""
-    import numpy as np
+    from nnlang.data.arrays import nonfinite_rows
 
     what = f"'{path}'" + (f" (array '{name}')" if path.suffix.lower() == ".npz" else "")
     if x.dtype.kind not in "biuf":
@@ -619,14 +619,12 @@ def _check_examples(path: Path, name: str, x) -> None:
     if x.ndim > 0 and len(x) == 0:
         raise NnError(error("data-mismatch", f"{what} has no examples (its shape is "
                                              f"{list(x.shape)})"))
-    if x.dtype.kind == "f" and x.ndim > 0:
-        bad = np.flatnonzero(~np.isfinite(x.reshape(len(x), -1)).all(axis=1))
-        if len(bad):
-            raise NnError(error(
-                "data-mismatch", f"{what} has nan or inf in {len(bad)} of its {len(x)} "
-                                 f"example(s), first in example {bad[0] + 1} (index "
-                                 f"{bad[0]})",
-                hint="fill or drop those examples: the model cannot score them"))
+    bad = nonfinite_rows(x)
+    if len(bad):
+        raise NnError(error(
+            "data-mismatch", f"{what} has nan or inf in {len(bad)} of its {len(x)} "
+                             f"example(s), first in example {bad[0] + 1} (index {bad[0]})",
+            hint="fill or drop those examples: the model cannot score them"))
 
 
 def unused_name(path: Path) -> Path:

@@ -120,15 +120,20 @@ def read_member(archive: Any, path: Path, name: str, arg: str) -> np.ndarray:
     return array
 
 
+def nonfinite_rows(array: np.ndarray) -> np.ndarray:
+    """The indices of the rows (examples) of ``array`` that hold nan or inf;
+    empty for integer arrays, which cannot."""
+    if array.dtype.kind != "f" or array.ndim == 0:
+        return np.empty(0, dtype=np.intp)
+    return np.flatnonzero(~np.isfinite(array.reshape(len(array), -1)).all(axis=1))
+
+
 def check_finite(array: np.ndarray, what: str, arg: str) -> None:
     """Raise, naming the first row, if a float array holds nan or inf: training
     on it would only report a diverging loss, far from the cause."""
-    if array.dtype.kind != "f":
+    rows = nonfinite_rows(array)
+    if not len(rows):
         return
-    finite = np.isfinite(array).reshape(len(array), -1).all(axis=1)
-    if finite.all():
-        return
-    rows = np.flatnonzero(~finite)
     value = array[rows[0]].reshape(-1)[~np.isfinite(array[rows[0]].reshape(-1))][0]
     more = f", and {len(rows) - 1} more rows" if len(rows) > 1 else ""
     raise DataError(
