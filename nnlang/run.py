@@ -77,8 +77,6 @@ def load_dataset(spec: TrainSpec, base_dir: Path, seed: int):
 
 def _warn_about_data(spec: TrainSpec, data) -> None:
     """Print what the loader left out (a CSV's text columns): nothing goes silently."""
-    from nnlang.diagnostics import warning
-
     span = spec.spans.get("data", spec.span)
     for message, hint in data.meta.get("warnings", ()):
         _warn(warning("data", message, span, hint=hint))
@@ -786,7 +784,6 @@ def _warn(diag) -> None:
     """Print one warning with its source line, and go on."""
     import sys
 
-    from nnlang.diagnostics import render_all
     from nnlang.source import Source
 
     span = diag.span
