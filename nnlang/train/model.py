@@ -42,6 +42,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import jax
 
+from nnlang.train.registry import LOSSES
+
 Variables = dict[str, Any]
 
 
@@ -129,11 +131,7 @@ class LinenModel:
         return dict(out), dict(state)
 
 
-LOGIT_LOSSES = {
-    "cross_entropy": "softmax",
-    "kl_divergence": "softmax",
-    "binary_cross_entropy": "sigmoid",
-}
+LOGIT_LOSSES = {name: e.fuses for name, e in LOSSES.items() if e.fuses}
 """The activation each classification loss fuses into an output it reads as logits."""
 
 
@@ -156,11 +154,7 @@ def activations_of(
         acts = {o: fused.get(o) for o in model.output_names}
     else:
         acts = {
-            o: (
-                "sigmoid" if loss_of(o) == "binary_cross_entropy" else "softmax"
-            )
-            if o in fused
-            else None
+            o: LOGIT_LOSSES.get(loss_of(o) or "", "softmax") if o in fused else None
             for o in model.output_names
         }
     for o in model.output_names:

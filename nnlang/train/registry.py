@@ -67,6 +67,10 @@ class Entry:
         exclusive: pairs of parameters that may not both be given; when the
             first member is :data:`REQUIRED`, one of the pair must be given.
         higher_is_better: for metrics, the early-stopping direction.
+        reads: for losses and metrics, the targets they compare with:
+            ``"classes"`` (class ids, one-hot or 0/1) or ``"values"``.
+        fuses: for classification losses, the activation they apply to an
+            output they read as logits (``"softmax"``, ``"sigmoid"``).
     """
 
     name: str
@@ -74,6 +78,8 @@ class Entry:
     doc: str = ""
     exclusive: tuple[tuple[str, str], ...] = ()
     higher_is_better: bool = False
+    reads: str | None = None
+    fuses: str | None = None
 
     def param(self, name: str) -> Param | None:
         return next((p for p in self.params if p.name == name), None)
@@ -88,26 +94,33 @@ def _lr(default: float) -> Param:
 
 
 LOSSES: dict[str, Entry] = _table(
-    Entry("mse", doc="mean squared error over the last axes"),
-    Entry("mae", doc="mean absolute error over the last axes"),
+    Entry("mse", doc="mean squared error over the last axes", reads="values"),
+    Entry("mae", doc="mean absolute error over the last axes", reads="values"),
     Entry(
         "huber",
         (Param("delta", default=1.0, check=POSITIVE),),
         "quadratic below delta, linear above",
+        reads="values",
     ),
     Entry(
         "cross_entropy",
         (Param("label_smoothing", default=0.0, check=UNIT, hidden=True),),
         "categorical cross-entropy; integer or one-hot labels; fused with a "
         "final softmax",
+        reads="classes",
+        fuses="softmax",
     ),
     Entry(
         "binary_cross_entropy",
         doc="binary cross-entropy on 0/1 targets; fused with a final sigmoid",
+        reads="classes",
+        fuses="sigmoid",
     ),
     Entry(
         "kl_divergence",
         doc="KL(target || prediction) between distributions over the last axis",
+        reads="classes",
+        fuses="softmax",
     ),
 )
 
@@ -239,24 +252,30 @@ SCHEDULES: dict[str, Entry] = _table(
 )
 
 METRICS: dict[str, Entry] = _table(
-    Entry("accuracy", doc="fraction of correct classes", higher_is_better=True),
+    Entry(
+        "accuracy",
+        doc="fraction of correct classes",
+        higher_is_better=True,
+        reads="classes",
+    ),
     Entry(
         "top_k",
         (Param("k", INT, default=5, check=POSITIVE),),
         "fraction with the target among the k highest scores",
         higher_is_better=True,
+        reads="classes",
     ),
-    Entry("mse", doc="mean squared error"),
-    Entry("mae", doc="mean absolute error"),
-    Entry(
-        "precision",
-        doc="binary, or macro-averaged over classes",
-        higher_is_better=True,
+    Entry("mse", doc="mean squared error", reads="values"),
+    Entry("mae", doc="mean absolute error", reads="values"),
+    *(
+        Entry(
+            name,
+            doc="binary, or macro-averaged over classes",
+            higher_is_better=True,
+            reads="classes",
+        )
+        for name in ("precision", "recall", "f1")
     ),
-    Entry(
-        "recall", doc="binary, or macro-averaged over classes", higher_is_better=True
-    ),
-    Entry("f1", doc="binary, or macro-averaged over classes", higher_is_better=True),
 )
 
 
