@@ -332,6 +332,16 @@ def test_early_stop_restores_the_best_epoch():
     assert same_tree(history.variables, one.variables)
 
 
+def test_early_stop_says_what_it_did(capsys):
+    """Keras prints 'Restoring model weights from the end of the best epoch'; a run
+    that ended early without a word looked like one that ran out of epochs."""
+    data, model = tiny_dataset(val=16), tiny_model(3, activation="softmax")
+    stop = C("early_stop", (), {"monitor": W("loss"), "patience": 2, "min_delta": 100})
+    fit(model, data, config(epochs=10, early_stop=stop), verbose=2)
+    assert ("early stop after epoch 3: loss has not improved for 2 epochs; weights "
+            "restored from epoch 1, the best loss") in capsys.readouterr().out
+
+
 def test_multi_output_losses_weights_and_metrics():
     data = tiny_dataset(n=64, outputs=("a", "b"))
     model = tiny_model({"a": 3, "b": 3}, activation="softmax")

@@ -438,6 +438,21 @@ def _interrupted(
     )
 
 
+def _early_stop_note(setup: Setup, history: History, *, restored: bool) -> str | None:
+    """What early stopping did, in words, as Keras says it: the run ends with it."""
+    rule = setup.early_stop
+    if rule is None or not history.rows:
+        return None
+    last, best = history.rows[-1]["epoch"], history.best_epoch
+    parts = []
+    if history.stopped_early:
+        parts.append(f"early stop after epoch {last}: {rule.monitor} has not improved for "
+                     f"{rule.patience} epoch{'s' if rule.patience != 1 else ''}")
+    if restored and best is not None and best != last:
+        parts.append(f"weights restored from epoch {best}, the best {rule.monitor}")
+    return "; ".join(parts) or None
+
+
 def _finish(
     setup: Setup,
     history: History,
@@ -458,6 +473,9 @@ def _finish(
     history.variables = variables
     history.stopped_early = bool(stopped)
     history.best_epoch = stopper.best_epoch if stopper else None
+    note = _early_stop_note(setup, history, restored=best is not None)
+    if note:
+        progress.note(note)
     for cb in cbs:
         cb.on_train_end(history)
     if "test" in evaluators:
