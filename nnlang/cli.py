@@ -196,7 +196,8 @@ def cmd_run(args) -> int:
     try:
         history, run_dir = run_file(
             args.file, train=args.train, overrides=_overrides(args.set), epochs=args.epochs,
-            seed=args.seed, out=args.out, resume=args.resume, verbose=0 if args.quiet else 1)
+            seed=args.seed, out=args.out, resume=args.resume, verbose=0 if args.quiet else 1,
+            on_warnings=_print_diagnostics)  # what check warns about, before training
     except TrainingInterrupted as exc:
         where = exc.run_dir or args.out or args.resume
         print(f"\ninterrupted in epoch {exc.epoch} after step {exc.step}", file=sys.stderr)
@@ -272,6 +273,10 @@ def cmd_fmt(args) -> int:
     if missing:
         return _usage_error(f"no such file: '{missing[0]}'")
     return run_fmt(files, check=args.check, diff=args.diff, width=args.width)
+
+
+def _print_diagnostics(diags) -> None:
+    print(render_all(diags, _sources_of(diags)), file=sys.stderr)
 
 
 def _sources_of(diags) -> dict:
@@ -404,7 +409,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(exc.render(), file=sys.stderr)
         return EXIT_ERRORS
     except NnError as exc:  # a user mistake found past the front end (data, config)
-        print(render_all(exc.diagnostics, _sources_of(exc.diagnostics)), file=sys.stderr)
+        _print_diagnostics(exc.diagnostics)
         return EXIT_ERRORS
     except BrokenPipeError:  # `nnc ir f.nn | head`: the reader left; not an error
         import os

@@ -13,13 +13,20 @@ import json
 import shutil
 import time
 import zipfile
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from nnlang.check import load_checked
-from nnlang.diagnostics import NnError, did_you_mean, error, render_all, warning
+from nnlang.diagnostics import (
+    Diagnostic,
+    NnError,
+    did_you_mean,
+    error,
+    render_all,
+    warning,
+)
 from nnlang.ir import Graph, Program, TrainSpec
 from nnlang.train.gan_config import is_gan
 from nnlang.values import CallValue
@@ -34,6 +41,13 @@ class Prepared:
     graph: Graph
     config: Any  # nnlang.train.config.TrainConfig
     data: Any    # nnlang.data.Dataset
+    warnings: list[Diagnostic] = field(default_factory=list)
+    """What ``nnc check`` warns about in the file: the caller's to show."""
+
+
+WarningsHandler = Callable[[Sequence[Diagnostic]], None]
+"""Given the checker's warnings as soon as the file is checked (``nnc run`` prints
+them before data loads and training starts)."""
 
 
 def select_train(program: Program, name: str | None) -> TrainSpec:
@@ -164,22 +178,26 @@ def config_error(exc, spec: TrainSpec) -> NnError:
 
 def prepare(path: str | Path, *, train: str | None = None,
             overrides: Mapping[str, str] | None = None, epochs: int | None = None,
-            seed: int | None = None) -> Prepared:
-    """Everything ``nnc run`` needs before compiling, or NnError."""
+            seed: int | None = None, on_warnings: WarningsHandler | None = None
+            ) -> Prepared:
+    """Everything ``nnc run`` needs before compiling, or NnError.
+
+    The checker's warnings are not printed (a library call stays quiet): they
+    are on the result, and go to ``on_warnings`` first, before anything can fail.
+    """
     from nnlang.train.config import TrainConfigError, parse_train_settings
 
     path = Path(path)
     program, checked = load_checked(path, overrides)
     warnings = [d for d in checked.sorted_diagnostics() if not d.is_error]
-    if warnings:  # what `nnc check` would warn about is worth a line before training
-        import sys
-
-        print(render_all(warnings, checked.sources), file=sys.stderr)
+    if warnings and on_warnings is not None:
+        on_warnings(warnings)
     spec = select_train(program, train)
     if is_gan(spec.settings):
         from nnlang.run_gan import prepare_gan
 
-        return prepare_gan(program, spec, path, epochs=epochs, seed=seed)
+        prepared = prepare_gan(program, spec, path, epochs=epochs, seed=seed)
+        return dataclasses.replace(prepared, warnings=warnings)
     if len(spec.models) != 1:
         raise NnError(error("train-config", "training several models together is not "
                             "supported yet", spec.span,
@@ -196,7 +214,7 @@ def prepare(path: str | Path, *, train: str | None = None,
     if config.epochs > 0:  # epochs = 0 trains and scores nothing: targets unused
         check_targets_fit(graph, data, spec)
         check_loss_fits(graph, data, spec, config, checked.sources)
-    return Prepared(program, spec, graph, config, data)
+    return Prepared(program, spec, graph, config, data, warnings)
 
 
 def check_loss_fits(graph: Graph, data, spec: TrainSpec, config, sources) -> None:
@@ -303,8 +321,13 @@ def initial_variables(model, prepared: Prepared, base_dir: Path):
 def run_file(path: str | Path, *, train: str | None = None,
              overrides: Mapping[str, str] | None = None, epochs: int | None = None,
              seed: int | None = None, out: str | Path | None = None,
-             resume: str | Path | None = None, verbose: int = 1):
-    """Train the file's train block; return (History, run directory)."""
+             resume: str | Path | None = None, verbose: int = 1,
+             on_warnings: WarningsHandler | None = None):
+    """Train the file's train block; return (History, run directory).
+
+    ``on_warnings`` gets what ``nnc check`` warns about in the file, before
+    training (see :func:`prepare`).
+    """
     from nnlang.train.devices import use_cpu_cores
 
     use_cpu_cores()  # before JAX starts: data_parallel may split batches over cores
@@ -313,7 +336,8 @@ def run_file(path: str | Path, *, train: str | None = None,
     from nnlang.train.loop import enable_compilation_cache, fit
 
     path = Path(path)
-    prepared = prepare(path, train=train, overrides=overrides, epochs=epochs, seed=seed)
+    prepared = prepare(path, train=train, overrides=overrides, epochs=epochs, seed=seed,
+                       on_warnings=on_warnings)
     if resume is not None:
         check_resumable(Path(resume), path, prepared)
         record_resume(Path(resume), overrides, epochs, seed)
