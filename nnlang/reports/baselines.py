@@ -23,9 +23,23 @@ def last_value_baseline(ctx: RunContext) -> dict[str, Any] | None:
         result["model_mse"] = mse
         result["improvement"] = baseline / mse
     if ctx.verbose:
-        better = f"; the model is {baseline / mse:.1f}x better" if mse else ""
-        print(f"naive last-value forecast: test mse {baseline:.4g}{better}")
+        print(f"naive last-value forecast: test mse {baseline:.4g}"
+              + (f"; {compared(baseline, mse)}" if mse else ""))
     return result
+
+
+def compared(baseline: float, mse: float) -> str:
+    """The model's MSE against the last-value forecast's, in words either way.
+
+    >>> compared(0.38, 187.2)
+    "the model's 187.2 is 493x worse: repeating the last value does better"
+    >>> compared(2.0, 0.5)
+    'the model is 4.0x better'
+    """
+    if mse <= baseline:
+        return f"the model is {baseline / mse:.1f}x better"
+    return (f"the model's {mse:.4g} is {mse / baseline:.3g}x worse: repeating the last "
+            "value does better")
 
 
 def _loss_is_mse(config) -> bool:
