@@ -91,7 +91,7 @@ class Model:
 
         acts = self._activations
         if acts is None:  # not fitted here: the train block's losses, as check reads them
-            from nnlang.check import declared_losses
+            from nnlang.train.targets import declared_losses
 
             spec = self.program.ir.trains.get(self._train_for() or "")
             losses = declared_losses(spec, self.graph) if spec else {}
@@ -99,8 +99,11 @@ class Model:
         return predict(self.compiled(), variables, self._as_dict(inputs), activations=acts)
 
     def fit(self, train: str | None = None, *, epochs: int | None = None,
-            seed: int | None = None, out: str | Path | None = None, verbose: int = 0):
+            seed: int | None = None, out: str | Path | None = None, verbose: int = 1):
         """Train with one of the file's train blocks; returns the History.
+
+        ``verbose``: 1 (the default, as in Keras) a progress bar and a line per
+        epoch, 2 the lines only, 0 silent.
 
         ``data_parallel`` can split batches across CPU cores only if JAX has a
         device per core: ``nnc run`` sets that up, and from Python

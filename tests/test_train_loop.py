@@ -442,3 +442,13 @@ def test_precision_computes_in_bfloat16(precision, param_dtype):
     assert dots and all("bf16[" in line.split("=")[0] for line in dots), dots
     history = fit(model, data, cfg, verbose=0)
     assert history.rows[-1]["loss"] < 0.7 * history.rows[0]["loss"]
+
+
+def test_history_reads_as_keras_history():
+    from nnlang.train.history import History
+
+    rows = [{"epoch": 1, "loss": 1.0, "val_loss": 2.0}, {"epoch": 2, "loss": 0.5}]
+    history = History(rows=rows, variables={"params": np.zeros(100_000)})
+    assert history.history == {"loss": [1.0, 0.5], "val_loss": [2.0]}
+    assert history["loss"] == [1.0, 0.5]
+    assert "variables" not in repr(history)  # print(history) is not a screen of weights

@@ -95,7 +95,7 @@ class History:
 
     rows: list[dict[str, float]] = field(default_factory=list)
     test: dict[str, float] = field(default_factory=dict)
-    variables: dict[str, Any] | None = None
+    variables: dict[str, Any] | None = field(default=None, repr=False)  # not a screenful
     best_epoch: int | None = None
     stopped_early: bool = False
     fused: bool = False
@@ -105,6 +105,12 @@ class History:
     def __getitem__(self, key: str) -> list[float]:
         """The values of ``key`` per epoch (Keras' ``history.history[key]``)."""
         return [row[key] for row in self.rows if key in row]
+
+    @property
+    def history(self) -> dict[str, list[float]]:
+        """Every logged value per epoch, keyed as Keras' ``History.history`` is."""
+        keys = dict.fromkeys(k for row in self.rows for k in row if k != "epoch")
+        return {k: self[k] for k in keys}
 
     @property
     def epochs(self) -> int:
