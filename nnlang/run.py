@@ -338,14 +338,15 @@ def run_file(path: str | Path, *, train: str | None = None,
     path = Path(path)
     prepared = prepare(path, train=train, overrides=overrides, epochs=epochs, seed=seed,
                        on_warnings=on_warnings)
+    hooks = []
     if resume is not None:
         check_resumable(Path(resume), path, prepared)
-        record_resume(Path(resume), overrides, epochs, seed)
+        hooks.append(resume_recorder(Path(resume), overrides, epochs, seed))
     if is_gan(prepared.spec.settings):
         from nnlang.run_gan import run_gan
 
         return run_gan(path, prepared, overrides=overrides, epochs=epochs, seed=seed,
-                       out=out, resume=resume, verbose=verbose)
+                       out=out, resume=resume, verbose=verbose, callbacks=hooks)
     from nnlang.train.config import TrainConfigError
     from nnlang.train.setup import output_activations
 
@@ -370,7 +371,7 @@ def run_file(path: str | Path, *, train: str | None = None,
         with stop_on_ctrl_c() as stopper:
             history = fit(model, prepared.data, prepared.config, verbose=verbose,
                           out_dir=run_dir, resume=resume, variables=variables,
-                          callbacks=[stopper])
+                          callbacks=[stopper, *hooks])
     except TrainConfigError as exc:  # a setting only the built model refutes
         raise config_error(exc, prepared.spec) from None
     except Exception as exc:
@@ -490,12 +491,25 @@ def record_resume(run_dir: Path, overrides: Mapping[str, str] | None,
     """Append this resume's ``--set``, ``--epochs`` and ``--seed`` to run.json's
     ``resumes``: the top-level ``overrides``/``epochs``/``seed`` stay those the run
     started with, and the list tells what each resume changed after."""
-    info = run_dir / "run.json"
-    settings = json.loads(info.read_text())
+    settings = _run_settings(run_dir)
     settings.setdefault("resumes", []).append({
         "overrides": dict(overrides or {}), "epochs": epochs, "seed": seed,
         "time": time.strftime("%Y-%m-%dT%H:%M:%S")})
-    info.write_text(json.dumps(settings, indent=2) + "\n")
+    (run_dir / "run.json").write_text(json.dumps(settings, indent=2) + "\n")
+
+
+def resume_recorder(run_dir: Path, overrides: Mapping[str, str] | None,
+                    epochs: int | None, seed: int | None):
+    """A training hook that calls :func:`record_resume` as training begins: a
+    resume that fails before (a setting only the built model refutes, a
+    checkpoint that does not restore) leaves run.json as it was."""
+    from nnlang.train.history import Callback
+
+    class RecordResume(Callback):
+        def on_train_begin(self, info) -> None:
+            record_resume(run_dir, overrides, epochs, seed)
+
+    return RecordResume()
 
 
 def check_model_fits(run_dir: Path, graph: Graph, *, folder: Path | None = None,
@@ -731,7 +745,18 @@ def _run_settings(run_dir: Path) -> dict[str, Any]:
     if not info.is_file():
         raise NnError(error("file", f"'{run_dir}' is not a run directory (no run.json)",
                             hint="pass the folder nnc run wrote, e.g. runs/model-..."))
-    return json.loads(info.read_text())
+    try:
+        settings = json.loads(info.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        why = (f"not valid JSON ({exc.msg}, line {exc.lineno})"
+               if isinstance(exc, json.JSONDecodeError) else "not text")
+    else:
+        if isinstance(settings, dict):
+            return settings
+        why = f"a JSON {type(settings).__name__}, not the object nnc run writes"
+    raise NnError(error("file", f"'{info}' is damaged: it is {why}",
+                        hint="nnc run writes it as a run starts; a run whose record is "
+                             "lost cannot be resumed or scored: start a new run"))
 
 
 def _load_run_variables(run_dir: Path):

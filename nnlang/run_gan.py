@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +45,11 @@ def prepare_gan(program: Program, spec: TrainSpec, path: Path, *,
 def run_gan(path: Path, prepared: Any, *, overrides: Mapping[str, str] | None = None,
             epochs: int | None = None, seed: int | None = None,
             out: str | Path | None = None, resume: str | Path | None = None,
-            verbose: int = 1) -> tuple[Any, Path]:
-    """Train the generator against the discriminator; return (GanHistory, run dir)."""
+            verbose: int = 1, callbacks: Sequence[Any] = ()) -> tuple[Any, Path]:
+    """Train the generator against the discriminator; return (GanHistory, run dir).
+
+    ``callbacks``: more training hooks (``nnc run --resume`` records itself).
+    """
     import numpy as np
 
     from nnlang.lower import CompiledModel
@@ -67,7 +70,7 @@ def run_gan(path: Path, prepared: Any, *, overrides: Mapping[str, str] | None = 
     with stop_on_ctrl_c() as stopper:
         history = fit_gan(generator, discriminator, prepared.data, config,
                           verbose=verbose, out_dir=run_dir, resume=resume,
-                          callbacks=[stopper])
+                          callbacks=[stopper, *callbacks])
     game = Game.of(generator, discriminator, config.loss["smooth"])
     real = np.asarray(real_examples(prepared.data, discriminator))
     report = gan_report(game, history, real, run_dir, config.seed)
