@@ -24,7 +24,8 @@ from nnlang import syntax as S
 from nnlang.diagnostics import Diagnostic, did_you_mean, warning
 from nnlang.ir import INPUT_OP, Graph, Program, TrainSpec
 from nnlang.layers import LAYERS, lookup
-from nnlang.layers.base import ArgError, bind_args
+from nnlang.layers.base import ArgError, bind_args, keras_layer_hint
+from nnlang.layers.binding import alias_for, unknown_argument
 from nnlang.program import (
     Context,
     ElabError,
@@ -480,7 +481,7 @@ class _Builder:
             return fail("not-a-layer", f"'{name}' is a tensor, not a layer", callee.span,
                         hint=f"start the chain from it instead: {name} -> ...")
         candidates = set(LAYERS) | set(scope.env.blocks) | set(scope.layers)
-        hint = did_you_mean(name, candidates)
+        hint = keras_layer_hint(name) or did_you_mean(name, candidates)
         if hint is None and name in known_value_names(scope.context()):
             hint = f"'{name}' is a value, not a layer"
         return fail("unknown-name", f"unknown layer '{name}'", callee.span, hint=hint)
@@ -516,12 +517,16 @@ class _Builder:
         try:
             attrs = bind_args(spec, tuple(positional), keywords)
         except ArgError as exc:
-            diag = fail("bad-argument", exc.message, _arg_span(exc.arg, args, span),
-                        hint=exc.hint or _value_hint(exc, positional, keywords, scope)).diag
+            # every unknown keyword of the call at once, each at its own argument
+            errors = _unknown_keywords(spec, keywords, exc)
+            diags = [fail("bad-argument", e.message, _arg_span(e.arg, args, span),
+                          hint=e.hint or _value_hint(e, positional, keywords, scope)).diag
+                     for e in errors]
             attrs = _without_unknown(spec, positional, keywords, exc)
-            if attrs is None:
-                raise ElabError(diag) from None
-            self.diags.append(diag)  # reported; the layer still flows on for later checks
+            self.diags.extend(diags[:-1])
+            if attrs is None:  # what is left fails too: most likely the same mistake
+                raise ElabError(diags[-1]) from None
+            self.diags.append(diags[-1])  # reported; the layer flows on for later checks
         if flow is POISON:  # name and arguments checked; nothing to apply them to
             return POISON
         inputs = self.flow_inputs(flow, spec.name, spec.min_inputs, spec.max_inputs, span)
@@ -681,15 +686,35 @@ def _is_dim(value: Any) -> bool:
 
 
 def _without_unknown(spec, positional, keywords, exc: ArgError):
-    """Bind again without an unknown keyword, so checking can go on past it."""
+    """Bind again without the unknown keywords, so checking can go on past them.
+
+    A Keras spelling counts as the argument it stands for (``return_sequences=``
+    as ``sequences=``), so that later shapes are those the author meant."""
     known = {a.name for a in spec.args}
     if not isinstance(exc.arg, str) or exc.arg in known:
         return None
     rest = {k: v for k, v in keywords.items() if k in known}
-    try:
-        return bind_args(spec, tuple(positional), rest)
-    except ArgError:
-        return None
+    meant = dict(rest)
+    for k, v in keywords.items():
+        target = alias_for(k, known) if k not in known else None
+        if target is not None and target not in meant:
+            meant[target] = v
+    for attempt in ([meant, rest] if meant != rest else [rest]):
+        try:
+            return bind_args(spec, tuple(positional), attempt)
+        except ArgError:
+            continue
+    return None
+
+
+def _unknown_keywords(spec, keywords, exc: ArgError) -> list[ArgError]:
+    """``exc`` if it is not about an unknown keyword, else one error per unknown
+    keyword of the call, in the order written."""
+    known = {a.name for a in spec.args}
+    if not isinstance(exc.arg, str) or exc.arg in known:
+        return [exc]
+    return [unknown_argument(spec.name, k, spec.args, v)
+            for k, v in keywords.items() if k not in known]
 
 
 def _arg_span(arg, args, default: Span | None) -> Span | None:

@@ -400,3 +400,29 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "output_shape": ("shape",),
     "keepdim": ("keepdims",),
 }
+
+
+# ------------------------------------------------------------------ Keras arguments
+
+# Keras keyword arguments that no `.nn` argument stands for, and what to write
+# instead (or that `.nn` has no such thing). Consulted when :data:`ALIASES` names
+# no argument the layer has, before any "did you mean" by spelling, so that
+# `recurrent_dropout=` does not suggest `recurrent_act`.
+KERAS_ARGS: dict[str, str] = {
+    "kernel_regularizer": "write l2=0.01 (or l1=...): the penalty on the layer's kernel",
+    "bias_regularizer": ".nn has no penalty on biases; l1= and l2= penalise the kernel",
+    "activity_regularizer": ".nn has no penalty on activations; l1= and l2= "
+    "penalise the kernel",
+    "input_length": "not needed: the input's shape gives the sequence length",
+    "input_shape": "not needed: declare the input instead, input x: [8, 8, 1] "
+    "(no batch axis)",
+    "batch_input_shape": "not needed: declare the input instead, input x: [8, 8, 1] "
+    "(no batch axis)",
+    "recurrent_dropout": "recurrent dropout is not supported in .nn",
+    "dropout": "dropout inside a recurrent layer is not supported in .nn; "
+    "a dropout(0.1) line before it drops its inputs",
+    "mask_zero": "masking is not supported in .nn: id 0 is embedded like any other id",
+    "kernel_constraint": "weight constraints (max_norm, ...) are not supported in .nn",
+    "bias_constraint": "weight constraints (max_norm, ...) are not supported in .nn",
+    "name": "name a layer with 'as': dense(10) as head",
+}

@@ -47,6 +47,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from nnlang.diagnostics import fold_name, foreign_name
 from nnlang.dims import Dim
 from nnlang.layers.args import (
     ACTIVATIONS,
@@ -234,6 +235,111 @@ def unregister_layer(name: str) -> None:
 def lookup(name: str) -> LayerSpec | None:
     """The layer called ``name``, or None."""
     return LAYERS.get(name)
+
+
+# ------------------------------------------------------------------ Keras names
+
+# Keras layer classes (and their functional spellings, case and underscores aside)
+# and the `.nn` layer each is written as; `nnc check` suggests it for an unknown
+# layer before any "did you mean" by spelling.
+KERAS_LAYERS: dict[str, str] = {
+    fold_name(k): v
+    for k, v in {
+        "Dense": "dense",
+        "Conv1D": "conv1d",
+        "Conv2D": "conv2d",
+        "Conv3D": "conv3d",
+        "Convolution1D": "conv1d",
+        "Convolution2D": "conv2d",
+        "Convolution3D": "conv3d",
+        "Conv1DTranspose": "conv_transpose",
+        "Conv2DTranspose": "conv_transpose",
+        "Conv3DTranspose": "conv_transpose",
+        "SeparableConv1D": "separable_conv",
+        "SeparableConv2D": "separable_conv",
+        "DepthwiseConv1D": "depthwise_conv",
+        "DepthwiseConv2D": "depthwise_conv",
+        "MaxPooling1D": "maxpool1d",
+        "MaxPooling2D": "maxpool2d",
+        "MaxPooling3D": "maxpool3d",
+        "MaxPool1D": "maxpool1d",
+        "MaxPool2D": "maxpool2d",
+        "MaxPool3D": "maxpool3d",
+        "AveragePooling1D": "avgpool1d",
+        "AveragePooling2D": "avgpool2d",
+        "AveragePooling3D": "avgpool3d",
+        "AvgPool1D": "avgpool1d",
+        "AvgPool2D": "avgpool2d",
+        "AvgPool3D": "avgpool3d",
+        "GlobalAveragePooling1D": "global_avgpool",
+        "GlobalAveragePooling2D": "global_avgpool",
+        "GlobalAveragePooling3D": "global_avgpool",
+        "GlobalAvgPool1D": "global_avgpool",
+        "GlobalAvgPool2D": "global_avgpool",
+        "GlobalAvgPool3D": "global_avgpool",
+        "GlobalMaxPooling1D": "global_maxpool",
+        "GlobalMaxPooling2D": "global_maxpool",
+        "GlobalMaxPooling3D": "global_maxpool",
+        "GlobalMaxPool1D": "global_maxpool",
+        "GlobalMaxPool2D": "global_maxpool",
+        "GlobalMaxPool3D": "global_maxpool",
+        "BatchNormalization": "batchnorm",
+        "LayerNormalization": "layernorm",
+        "GroupNormalization": "groupnorm",
+        "Dropout": "dropout",
+        "GaussianNoise": "gaussian_noise",
+        "Flatten": "flatten",
+        "Reshape": "reshape",
+        "Embedding": "embedding",
+        "LSTM": "lstm",
+        "GRU": "gru",
+        "SimpleRNN": "rnn",
+        "Bidirectional": "bidirectional",
+        "MultiHeadAttention": "attention",
+        "Concatenate": "concat",
+        "Add": "add",
+        "Multiply": "multiply",
+        "Average": "average",
+        "UpSampling1D": "upsample",
+        "UpSampling2D": "upsample",
+        "UpSampling3D": "upsample",
+        "ZeroPadding1D": "zero_pad",
+        "ZeroPadding2D": "zero_pad",
+        "ZeroPadding3D": "zero_pad",
+        "Cropping1D": "crop",
+        "Cropping2D": "crop",
+        "Cropping3D": "crop",
+        "RandomFlip": "random_flip",
+        "RandomCrop": "random_crop",
+        "ReLU": "relu",
+        "LeakyReLU": "leaky_relu",
+        "ELU": "elu",
+        "Softmax": "softmax",
+        "Identity": "identity",
+    }.items()
+}
+
+# Keras layers with no `.nn` layer of that name, and what to write instead.
+KERAS_LAYER_NOTES: dict[str, str] = {
+    fold_name(k): v
+    for k, v in {
+        "Activation": "an activation is a line of its own: Activation('relu') is relu",
+        "Input": "declare the input instead: input x: [8, 8, 1] (no batch axis)",
+        "InputLayer": "declare the input instead: input x: [8, 8, 1] (no batch axis)",
+    }.items()
+}
+
+
+def keras_layer_hint(name: str) -> str | None:
+    """The hint for ``name`` when it is a Keras layer class, or None.
+
+    >>> keras_layer_hint("MaxPooling2D")
+    "did you mean 'maxpool2d'?"
+    """
+    nn = foreign_name(name, KERAS_LAYERS)
+    if nn is not None and nn in LAYERS and nn != name:
+        return f"did you mean '{nn}'?"
+    return foreign_name(name, KERAS_LAYER_NOTES)
 
 
 def is_builtin(name: str) -> bool:

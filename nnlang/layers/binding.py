@@ -18,6 +18,7 @@ from nnlang.layers.args import (
     ACTIVATIONS,
     ALIASES,
     INITIALIZERS,
+    KERAS_ARGS,
     NO_ACTIVATION,
     ArgError,
     ArgSpec,
@@ -70,11 +71,7 @@ def _bind(
     for key, value in kwargs.items():
         p = by_name.get(key)
         if p is None:
-            raise ArgError(
-                f"unknown argument '{key}' for {owner}",
-                key,
-                _unknown_hint(key, owner, params),
-            )
+            raise unknown_argument(owner, key, params, value)
         if key in given:
             if (
                 kernel_values
@@ -125,17 +122,60 @@ def _kw_only_hint(params) -> str | None:
     return f"pass the others by keyword: {', '.join(kw)}" if kw else None
 
 
-def _unknown_hint(key: str, owner: str, params) -> str | None:
+def unknown_argument(owner: str, key: str, params, value: Any = None) -> ArgError:
+    """The error for keyword ``key``, which ``owner`` does not take, with its hint.
+
+    >>> from nnlang.layers import LAYERS
+    >>> unknown_argument("lstm", "recurrent_dropout", LAYERS["lstm"].args).hint
+    'recurrent dropout is not supported in .nn'
+    """
+    return ArgError(
+        f"unknown argument '{key}' for {owner}",
+        key,
+        _unknown_hint(key, owner, params, value),
+    )
+
+
+def alias_for(key: str, names) -> str | None:
+    """The argument among ``names`` that the foreign keyword ``key`` stands for
+    (:data:`~nnlang.layers.args.ALIASES`), or None.
+
+    >>> alias_for("return_sequences", ["units", "sequences"])
+    'sequences'
+    """
+    return next((t for t in ALIASES.get(key, ()) if t in names and t != key), None)
+
+
+def _unknown_hint(key: str, owner: str, params, value: Any = None) -> str | None:
     names = [p.name for p in params]
-    for target in ALIASES.get(key, ()):
-        if target in names and target != key:
-            return f"did you mean '{target}'?"
+    target = alias_for(key, names)
+    if target is not None:
+        return f"did you mean '{target}'?"
+    if key == "kernel_regularizer":
+        if "l2" in names:
+            return _penalty_hint(value) or KERAS_ARGS[key]
+    elif key in KERAS_ARGS:
+        return KERAS_ARGS[key]
     hint = did_you_mean(key, names)
     if hint:
         return hint
     return (
         f"{owner} takes: {', '.join(names)}" if names else f"{owner} takes no arguments"
     )
+
+
+def _penalty_hint(value: Any) -> str | None:
+    """``kernel_regularizer=l2(0.01)`` as `.nn` writes it: ``l2=0.01``."""
+    if not isinstance(value, CallValue) or value.name not in ("l1", "l2", "l1_l2"):
+        return None
+    if value.name == "l1_l2":
+        parts = [
+            f"{k}={format_value(v)}" for k, v in value.kwargs.items() if k in ("l1", "l2")
+        ]
+        return f"write {', '.join(parts)} instead" if parts and not value.args else None
+    if len(value.args) == 1 and not value.kwargs:
+        return f"write {value.name}={format_value(value.args[0])} instead"
+    return None
 
 
 def usage(owner: str, params: tuple[ArgSpec, ...]) -> str:
