@@ -40,6 +40,7 @@ class Summary:
     inputs: dict[str, str]
     outputs: dict[str, str]
     rows: list[Row] = field(default_factory=list)
+    output_layers: dict[str, str] = field(default_factory=dict)  # output name -> its layer
 
     @property
     def trainable(self) -> int:
@@ -88,6 +89,7 @@ def summarize(graph: Graph) -> Summary:
         graph.name,
         {k: str(graph.node(i).type) for k, i in graph.inputs.items()},
         {k: str(graph.node(i).type) for k, i in graph.outputs.items()},
+        output_layers={k: graph.node(i).name for k, i in graph.outputs.items()},
     )
     for node in graph.nodes:
         if node.type is None:
@@ -151,6 +153,10 @@ def format_summary(summary: Summary, dtype: str = "f32") -> str:
     ]
     if any(r.non_trainable for r in summary.rows):
         out.append("* includes non-trainable parameters (batch statistics, frozen layers)")
+    named = {k: v for k, v in summary.output_layers.items() if k != v}
+    if set(named) - {"output"}:  # `output price = ...`: which row is the output
+        out.append("Outputs: " + ", ".join(
+            f"{k} = {v} {summary.outputs[k]}" for k, v in summary.output_layers.items()))
     return "\n".join(out)
 
 

@@ -105,3 +105,20 @@ def test_ir_json_lists_every_node() -> None:
     assert [n["id"] for n in graph["nodes"]] == list(range(len(graph["nodes"])))
     assert graph["nodes"][1]["name"] == "conv_bn_0/conv_0"
     assert graph["nodes"][1]["type"] == "[8, 8, 32]"
+
+
+def test_a_table_of_named_outputs_says_which_row_each_is() -> None:
+    from nnlang.elaborate import elaborate_file
+    from nnlang.shapes import infer_shapes
+    from nnlang.summary import format_summary, summarize
+
+    text = ("model two {\n    input a: [4]\n    h = a -> dense(8, act=relu)\n"
+            "    output price = h -> dense(1)\n    output kind = h -> dense(3, act=softmax)\n}\n")
+    graph = elaborate_file("two.nn", text=text).program.models["two"]
+    assert not infer_shapes(graph)
+    table = format_summary(summarize(graph))
+    assert table.endswith("\nOutputs: price = dense_1 [1], kind = dense_2 [3]")
+    plain = elaborate_file("one.nn", text="model m {\n    input a: [4]\n    dense(2)\n}\n")
+    graph = plain.program.models["m"]
+    assert not infer_shapes(graph)
+    assert "Outputs:" not in format_summary(summarize(graph))
