@@ -28,6 +28,11 @@ CHECKPOINTS = "checkpoints"
 VARIABLES = "variables"
 
 logging.getLogger("absl").setLevel(logging.WARNING)
+# A run killed while saving leaves an unfinished checkpoint, which orbax removes on
+# the next save with a raw "not finalized" warning; resuming from the last finished
+# one is the expected path, not news.
+logging.getLogger("absl").addFilter(
+    lambda record: "not finalized" not in record.getMessage())
 
 
 def checkpoint_dir(path: str | Path) -> Path:
