@@ -18,13 +18,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from nnlang.diagnostics import did_you_mean
+from nnlang.diagnostics import did_you_mean, fold_name, foreign_name
 from nnlang.train.registry import (
     BOOL,
     CHECK_TEXT,
     FLOAT,
     FRACTION,
     INT,
+    KERAS_LOSSES,
+    KERAS_METRICS,
+    KERAS_MISSING,
+    KERAS_OPTIMIZER_ARGS,
     NONNEGATIVE,
     POSITIVE,
     REQUIRED,
@@ -125,9 +129,35 @@ def bind_option(
     entry = registry.get(name)
     if entry is None:
         raise TrainConfigError(
-            f"unknown {what} '{name}'", key, did_you_mean(name, registry), (("name",),)
+            f"unknown {what} '{name}'", key, _name_hint(name, registry, what), (("name",),)
         )
     return _bind(entry, args, kwargs, key)
+
+
+# Keras spellings first (registry.KERAS_*), then any case, then difflib.
+_KERAS_NAMES = {"loss": KERAS_LOSSES, "metric": KERAS_METRICS}
+
+
+def _name_hint(name: str, registry: Mapping[str, Entry], what: str) -> str | None:
+    """The hint for an unknown option name: its `.nn` name if Keras spells it so.
+
+    >>> from nnlang.train.registry import LOSSES
+    >>> _name_hint("categorical_crossentropy", LOSSES, "loss")
+    "did you mean 'cross_entropy'?"
+    """
+    meant = foreign_name(name, _KERAS_NAMES.get(what, {}))
+    if meant is None:
+        meant = foreign_name(name, {fold_name(n): n for n in registry})
+    if meant in registry:
+        return f"did you mean '{meant}'?"
+    return foreign_name(name, KERAS_MISSING) or did_you_mean(name, registry)
+
+
+def _keras_param_hint(name: str, names: list[str]) -> str | None:
+    meant = KERAS_OPTIMIZER_ARGS.get(name)
+    if meant in names:
+        return f"did you mean '{meant}'?"
+    return foreign_name(name, KERAS_MISSING)
 
 
 def _bind(entry: Entry, args: tuple, kwargs: dict[str, Any], key: str) -> Option:
@@ -145,7 +175,7 @@ def _bind(entry: Entry, args: tuple, kwargs: dict[str, Any], key: str) -> Option
     names = [p.name for p in entry.params]
     for name, v in kwargs.items():
         if name not in names:
-            hint = did_you_mean(name, names) or (
+            hint = _keras_param_hint(name, names) or did_you_mean(name, names) or (
                 f"{sig} takes {', '.join(p.name for p in shown)}"
                 if shown
                 else f"{sig} takes no arguments"

@@ -321,3 +321,70 @@ def markdown_table(registry: Mapping[str, Entry]) -> str:
     rows = ["| option | meaning |", "|---|---|"]
     rows += [f"| `{format_signature(e)}` | {e.doc} |" for e in registry.values()]
     return "\n".join(rows)
+
+
+# ------------------------------------------------------------------ Keras names
+
+# Keras spellings of the names above (case and underscores aside, as
+# diagnostics.fold_name folds them) and the `.nn` name each is written as:
+# ``nnc check`` suggests it for an unknown loss or metric before any "did you
+# mean" by spelling (which took categorical_crossentropy for binary_cross_entropy).
+
+
+def _folded(table: Mapping[str, str]) -> dict[str, str]:
+    from nnlang.diagnostics import fold_name
+
+    return {fold_name(k): v for k, v in table.items()}
+
+
+KERAS_LOSSES: dict[str, str] = _folded(
+    {
+        "categorical_crossentropy": "cross_entropy",
+        "sparse_categorical_crossentropy": "cross_entropy",
+        "binary_crossentropy": "binary_cross_entropy",
+        "mean_squared_error": "mse",
+        "mean_absolute_error": "mae",
+        "huber_loss": "huber",
+        "kullback_leibler_divergence": "kl_divergence",
+        "kld": "kl_divergence",
+        "KLDivergence": "kl_divergence",
+    }
+)
+
+KERAS_METRICS: dict[str, str] = _folded(
+    {
+        "acc": "accuracy",
+        "categorical_accuracy": "accuracy",
+        "sparse_categorical_accuracy": "accuracy",
+        "binary_accuracy": "accuracy",
+        "top_k_categorical_accuracy": "top_k",
+        "sparse_top_k_categorical_accuracy": "top_k",
+        "mean_squared_error": "mse",
+        "mean_absolute_error": "mae",
+        "f1_score": "f1",
+    }
+)
+
+# Keyword arguments of Keras optimizers (and schedules) and the `.nn` parameter
+# each is; the hint names it where the entry has that parameter.
+KERAS_OPTIMIZER_ARGS: dict[str, str] = {
+    "learning_rate": "lr",
+    "beta_1": "b1",
+    "beta_2": "b2",
+    "epsilon": "eps",
+    "initial_accumulator_value": "initial_accumulator",
+    "decay_steps": "every",
+    "decay_rate": "rate",
+}
+
+# Keras names with nothing of that kind in `.nn`, and what to write instead.
+KERAS_MISSING: dict[str, str] = _folded(
+    {
+        "AUC": "no AUC metric in .nn; precision, recall and f1 are",
+        "Nadam": "no Nadam in .nn; adam is the closest",
+        "Adadelta": "no Adadelta in .nn; adam and rmsprop adapt per parameter too",
+        "Adamax": "no Adamax in .nn; adam is the closest",
+        "clipnorm": "clip the gradients with clip = 1.0 in the train block",
+        "global_clipnorm": "clip the gradients with clip = 1.0 in the train block",
+    }
+)
