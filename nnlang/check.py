@@ -6,15 +6,13 @@ start in a blink. ``nnc run`` calls the same driver before it compiles.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from nnlang.diagnostics import Diagnostic, NnError, did_you_mean, error, warning
 from nnlang.ir import INPUT_OP, Graph, Program, TrainSpec
-from nnlang.source import Source, Span
+from nnlang.source import Source
 from nnlang.train.diagnose import setting_diagnostic
 
 
@@ -59,17 +57,17 @@ def check_file(path: str | Path, result: CheckResult | None = None, *,
     for graph in elab.program.models.values():
         result.diagnostics.extend(infer_shapes(graph))
     for spec in elab.program.trains.values():
-        result.diagnostics.extend(validate_train(spec, elab.program, result.sources))
+        result.diagnostics.extend(validate_train(spec, elab.program))
     result.programs[str(path)] = elab.program
     return result
 
 
-def validate_train(spec: TrainSpec, program: Program,
-                   sources: Mapping[str, Source] | None = None) -> list[Diagnostic]:
+def validate_train(spec: TrainSpec, program: Program) -> list[Diagnostic]:
     """Check a train block's settings against the training and data registries,
     and against its model's layers and output shapes (``freeze``, ``loss``,
-    ``metrics``); ``sources`` lets a diagnostic point inside a setting."""
+    ``metrics``)."""
     from nnlang.train.gan_config import is_gan, validate_gan
+    from nnlang.train.targets import validate_targets
 
     if is_gan(spec.settings):  # two models and a game: its own settings and checks
         return validate_gan(spec, program)
@@ -95,10 +93,9 @@ def validate_train(spec: TrainSpec, program: Program,
     if len(spec.models) == 1 and program.models[spec.models[0]].outputs:
         graph = program.models[spec.models[0]]
         if "freeze" not in bad:
-            diags += validate_freeze(spec, graph, config.freeze, sources or {})
+            diags += validate_freeze(spec, graph, config.freeze)
         if not data_diags:
-            diags += validate_targets(spec, graph, config, sources or {},
-                                      skip_loss="loss" in bad)
+            diags += validate_targets(spec, graph, config, skip_loss="loss" in bad)
     return diags + data_diags
 
 
@@ -121,215 +118,32 @@ def layer_paths(graph: Graph) -> list[str] | None:
     return sorted(paths)
 
 
-def validate_freeze(spec: TrainSpec, graph: Graph, names: tuple[str, ...],
-                    sources: Mapping[str, Source]) -> list[Diagnostic]:
+def validate_freeze(spec: TrainSpec, graph: Graph, names: tuple[str, ...]
+                    ) -> list[Diagnostic]:
     """Every ``freeze`` name is a layer (or block) of the model with parameters."""
+    from nnlang.train.binding import TrainConfigError
+
     paths = layer_paths(graph) if names else None
     if paths is None:
         return []
     layers = {n.name for n in graph.nodes if n.op != INPUT_OP}
+    listed = isinstance(spec.settings.get("freeze"), list | tuple)
     diags = []
-    for name in names:
+    for i, name in enumerate(names):
         if name in paths:
             continue
-        span = _name_span(sources, spec.spans.get("freeze"), name) or spec.span
+        at = (("item", i),) if listed else ()
         if name in layers:
-            diags.append(error("train-config", f"freeze names layer '{name}', which has "
-                               "no parameters", span,
-                               hint="freeze the layers with weights (dense, conv2d, ...)"))
-            continue
-        diags.append(error("train-config", f"freeze names unknown layer '{name}'", span,
-                           hint=did_you_mean(name, paths)
-                           or f"layers with parameters: {', '.join(paths)}"))
+            problem = TrainConfigError(
+                f"freeze names layer '{name}', which has no parameters", "freeze",
+                "freeze the layers with weights (dense, conv2d, ...)", at)
+        else:
+            problem = TrainConfigError(
+                f"freeze names unknown layer '{name}'", "freeze",
+                did_you_mean(name, paths) or f"layers with parameters: {', '.join(paths)}",
+                at)
+        diags.append(setting_diagnostic(spec, problem))
     return diags
-
-
-def _name_span(sources: Mapping[str, Source], span: Span | None, name: str) -> Span | None:
-    """Where ``name`` (bare or quoted) is written inside the setting at ``span``."""
-    source = sources.get(span.path) if span is not None else None
-    if source is None or span is None:
-        return span
-    token = re.compile(r'(?<![\w/"])"?' + re.escape(name) + r'"?(?![\w/"])')
-    for number in range(span.line, span.end_line + 1):
-        text = source.line(number)
-        start = span.col - 1 if number == span.line else 0
-        end = span.end_col - 1 if number == span.end_line else len(text)
-        equals = text.find("=", start) + 1 if number == span.line else start
-        found = token.search(text, max(start, equals), end)
-        if found:
-            return Span(span.path, number, found.start() + 1, number, found.end() + 1)
-    return span
-
-
-def declared_losses(spec: TrainSpec, graph: Graph) -> dict[str, Any]:
-    """Each output's loss as far as the file tells without loading data: the one
-    the train block names, else the default for what the data call says its
-    targets are; outputs left unknown are missing."""
-    from nnlang.train.config import TrainConfigError, default_loss, parse_train_settings
-
-    try:
-        config = parse_train_settings(spec.settings, outputs=list(graph.outputs))
-    except TrainConfigError:
-        return {}
-    losses: dict[str, Any] = dict(config.loss or {})
-    info = _target_info(spec) if len(graph.outputs) == 1 else None
-    for out, i in graph.outputs.items():
-        node = graph.node(i)
-        if out not in losses and info is not None and info.task and node.type:
-            shape = node.type.shape
-            units = shape[-1] if shape and isinstance(shape[-1], int) else None
-            losses[out] = default_loss(info.task, units)
-    return losses
-
-
-def _target_info(spec: TrainSpec) -> Any:
-    from nnlang.data import DataError
-    from nnlang.data.registry import bind_data_args, data_call, target_info
-
-    source = data_call(spec.settings.get("data"))
-    if source is None:
-        return None
-    try:
-        return target_info(source.name, bind_data_args(source.name, source.args,
-                                                       source.kwargs))
-    except DataError:
-        return None
-
-
-CLASS_METRICS = ("accuracy", "top_k", "precision", "recall", "f1")
-VALUE_LOSSES = ("mse", "mae", "huber")
-
-
-def validate_targets(spec: TrainSpec, graph: Graph, config: Any,
-                     sources: Mapping[str, Source], *, skip_loss: bool = False,
-                     info: Any = None) -> list[Diagnostic]:
-    """Each output's loss (named, or the default) and metrics against the output's
-    shape and what the data's targets are: ``info`` (a loaded data set's, see
-    :func:`loaded_target_info`), or as far as the data call tells
-    (:func:`nnlang.data.registry.target_info`). Class ids need an output with
-    one score per class, regression values a loss that compares values."""
-    from nnlang.train.config import default_loss
-
-    if len(graph.outputs) != 1:
-        return []
-    info = info or _target_info(spec)
-    if info is None:
-        return []
-    (out,) = graph.outputs
-    node = graph.node(graph.outputs[out])
-    if node.type is None:
-        return []
-    shape = node.type.shape
-    units = shape[-1] if shape and isinstance(shape[-1], int) else None
-    given = (config.loss or {}).get(out)
-    diags = []
-    if not skip_loss and (given is not None or info.task is not None):
-        loss = given or default_loss(info.task, units)
-        span = spec.spans.get("loss") if given is not None else spec.spans.get("data")
-        problem = _loss_problem(loss.name, shape, units, info)
-        if problem is not None:
-            message, hint, is_error = problem
-            if given is None:
-                message = f"the default loss {message}"
-            make = error if is_error else warning
-            diags.append(make("target-mismatch", message, span or spec.span, hint=hint))
-    metrics = (config.metrics or {}).get(out, ())
-    for metric in metrics:
-        span = _name_span(sources, spec.spans.get("metrics"), metric.name) or spec.span
-        if info.task == "regression" and metric.name in CLASS_METRICS:
-            diags.append(warning(
-                "target-mismatch", f"{metric.name} counts correct classes, but the "
-                f"targets are {info.what} (a regression)", span,
-                hint="use mae or mse to measure a regression"))
-        elif info.task != "regression" and metric.name in VALUE_METRICS and \
-                _size(shape) not in (None, 1):
-            diags.append(error(
-                "target-mismatch", f"{metric.name} compares the output "
-                f"{_shown(shape)} with targets [] ({info.what})", span,
-                hint="accuracy, precision, recall or f1 measure classes"))
-    return diags
-
-
-VALUE_METRICS = ("mse", "mae")
-
-
-def _size(shape: tuple) -> int | None:
-    """Elements of one example of ``shape``; None when a dim is symbolic."""
-    if not all(isinstance(d, int) for d in shape):
-        return None
-    size = 1
-    for d in shape:
-        size *= d
-    return size
-
-
-def _shown(shape: tuple) -> str:
-    from nnlang.types import format_shape
-
-    return format_shape(shape)
-
-
-def loaded_target_info(spec: TrainSpec, data: Any) -> Any:
-    """What a loaded data set's single target is, for :func:`validate_targets`,
-    when the data call alone could not tell (a CSV without ``task=``); else None:
-    the checker has judged it already."""
-    from nnlang.data.registry import TargetInfo
-
-    if _target_info(spec) is not None or isinstance(data.y_shape, Mapping):
-        return None
-    source = getattr(spec.settings.get("data"), "name", "the data")
-    if data.task == "regression":
-        return TargetInfo("regression", None, tuple(data.y_shape), f"values of {source}")
-    return TargetInfo(data.task, data.num_classes, (), f"class ids of {source}")
-
-
-def _loss_problem(loss: str, shape: tuple, units: int | None, info: Any
-                  ) -> tuple[str, str, bool] | None:
-    """``(message, hint, is_error)`` when ``loss`` cannot compare an output of
-    ``shape`` with the targets ``info`` describes; None when it fits (or the
-    shapes are symbolic)."""
-    size = _size(shape)
-    if size is None:
-        return None
-    shown = _shown(shape)
-    if info.task == "regression":
-        if loss in ("cross_entropy", "kl_divergence") and info.shape is not None and (
-                size == 1 or tuple(shape) != info.shape):
-            return (f"{loss} reads the output {shown} as class scores, but the targets "
-                    f"are {info.what} (a regression)", "use mse, mae or huber to fit "
-                    "values", False)
-        wanted = _size(info.shape) if info.shape is not None else None
-        if loss in VALUE_LOSSES and wanted is not None and size != wanted:
-            return (f"{loss} compares the output {shown} with targets "
-                    f"{_shown(info.shape)} ({info.what})",
-                    f"end in {wanted} value{'s' if wanted != 1 else ''}, e.g. "
-                    f"dense({wanted})", True)
-        return None
-    compares = f"{loss} compares the output {shown} with targets [] ({info.what})"
-    count = info.classes
-    if loss in VALUE_LOSSES and size != 1:
-        return compares, "use cross_entropy, or one-hot targets", True
-    if loss == "binary_cross_entropy":
-        if size != 1:
-            hint = ("use cross_entropy for class ids" if count != 2 else
-                    "use cross_entropy, or end in dense(1, act=sigmoid)")
-            return compares, hint, True
-        if count is not None and count > 2:
-            return (f"binary_cross_entropy reads 0/1 targets, but the targets are "
-                    f"{info.what}, {count} classes",
-                    f"use cross_entropy with one unit per class, e.g. dense({count})", True)
-    if loss in ("cross_entropy", "kl_divergence"):
-        if len(shape) != 1:
-            return compares, "end in one unit per class, e.g. flatten then dense(N)", True
-        if units == 1:
-            return (f"{loss} over the output {shown} scores a single class, so the loss "
-                    "is always 0", "use binary_cross_entropy for two classes, or one "
-                    "unit per class", True)
-        if count is not None and units is not None and units < count:
-            return (f"{loss} over the output {shown} scores {units} classes, but the "
-                    f"targets are {info.what}, {count} classes", f"end in dense({count})",
-                    True)
-    return None
 
 
 def validate_data(spec: TrainSpec) -> list[Diagnostic]:

@@ -221,12 +221,12 @@ def check_loss_fits(graph: Graph, data, spec: TrainSpec, config, sources) -> Non
     """The checker's loss-against-targets rules, for targets only loading could
     tell (a CSV's whole numbers read as classes): a loss that cannot fit is an
     error before training, not a run stuck at loss 0."""
-    from nnlang.check import loaded_target_info, validate_targets
+    from nnlang.train.targets import loaded_target_info, validate_targets
 
     info = loaded_target_info(spec, data)
     if info is None:
         return
-    diags = validate_targets(spec, graph, config, sources, info=info)
+    diags = validate_targets(spec, graph, config, info=info)
     if info.task != "regression":
         why = (f"the data's targets read as {info.classes} classes (a few distinct whole "
                "numbers); for values to regress, add task=regression to the data call")

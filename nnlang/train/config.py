@@ -181,17 +181,22 @@ def default_loss(task: str, units: int | None = None) -> Option:
 
 
 def resolve_losses(
-    config: TrainConfig,
-    tasks: Mapping[str, str],
+    given: Mapping[str, Option] | None,
+    tasks: Mapping[str, str | None],
     units: Mapping[str, int | None],
 ) -> dict[str, Option]:
-    """Each output's loss: the one the train block names, else
-    :func:`default_loss` for its task (``tasks``) and last dimension (``units``)."""
-    return {
-        o: (config.loss or {}).get(o)
-        or default_loss(tasks.get(o, "regression"), units.get(o))
-        for o in config.outputs
-    }
+    """Each output's loss: the one the train block names (``given``), else
+    :func:`default_loss` for its task (``tasks``, one per output) and last
+    dimension (``units``); an output of unknown task (``None``) without a named
+    loss is left out."""
+    losses = {}
+    for out, task in tasks.items():
+        loss = (given or {}).get(out)
+        if loss is None and task is not None:
+            loss = default_loss(task, units.get(out))
+        if loss is not None:
+            losses[out] = loss
+    return losses
 
 
 def default_metrics(task: str) -> tuple[Option, ...]:

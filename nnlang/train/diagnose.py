@@ -18,9 +18,12 @@ from nnlang.source import Span
 from nnlang.train.binding import TrainConfigError
 
 
-def setting_diagnostic(spec: TrainSpec | None, exc: TrainConfigError,
-                       make: Callable[..., Diagnostic] = error,
-                       code: str = "train-config") -> Diagnostic:
+def setting_diagnostic(
+    spec: TrainSpec | None,
+    exc: TrainConfigError,
+    make: Callable[..., Diagnostic] = error,
+    code: str = "train-config",
+) -> Diagnostic:
     """``exc`` as a diagnostic made by ``make`` (:func:`~nnlang.diagnostics.error`
     or ``warning``), the caret under the culprit inside the setting; without
     ``spec`` (a setting refuted where the file is not at hand) it has no span."""
@@ -66,8 +69,11 @@ def culprit_span(expr: Any, at: tuple) -> Span | None:
                 return _prefix(entry.span, len(entry.key) + 2 * entry.quoted)
             step = entry.value if entry is not None else None
         elif kind == "name":
-            step = node.func if isinstance(node, S.Call) else (
-                node if isinstance(node, S.Name) else None)
+            step = (
+                node.func
+                if isinstance(node, S.Call)
+                else (node if isinstance(node, S.Name) else None)
+            )
         elif kind in ("kw", "val", "pos") and isinstance(node, S.Call):
             named = {a.name: a for a in node.args if a.name is not None}
             positional = [a for a in node.args if a.name is None]

@@ -25,9 +25,9 @@ from nnlang.train.config import (
     Option,
     TrainConfig,
     TrainConfigError,
-    default_loss,
     default_metrics,
     metric_name,
+    resolve_losses,
 )
 from nnlang.train.devices import MIN_ROWS, data_mesh, replicate
 from nnlang.train.losses import get_loss
@@ -202,11 +202,7 @@ def output_activations(
     if getattr(model, "output_shapes", None) is None:
         sample = split_arrays(data.train.x, model.input_names, model, "inputs")
     units = output_units(model, sample)
-    losses = {
-        o: (config.loss or {}).get(o) or default_loss(tasks[o], units.get(o))
-        for o in model.output_names
-    }
-    return activations_of(model, losses)
+    return activations_of(model, resolve_losses(config.loss, tasks, units))
 
 
 def _objective(
@@ -216,10 +212,7 @@ def _objective(
     units: Mapping[str, int | None],
 ) -> tuple[Objective, dict[str, tuple[str, Metric]], list[str]]:
     outputs = list(model.output_names)
-    loss_options = {
-        o: (config.loss or {}).get(o) or default_loss(tasks[o], units.get(o))
-        for o in outputs
-    }
+    loss_options = resolve_losses(config.loss, tasks, units)
     metric_options: dict[str, tuple[Option, ...]] = {
         o: (
             config.metrics[o]
