@@ -828,11 +828,53 @@ def _unexpected_char(exc: UnexpectedCharacters, source: Source, text: str) -> Di
             inner = text[pos + 1:close]
             return error("syntax", "strings are written in double quotes",
                          _span_at(source.path, exc.line, exc.column, close + 1 - pos),
-                         hint=f'write "{inner}"')
+                         hint=_quote_hint(text, pos, inner))
         return error("syntax", "unexpected character \"'\"", span,
                      hint='strings are written in double quotes: "like this"')
     shown = repr(char)[1:-1] if not char.isprintable() else char
     return error("syntax", f"unexpected character '{shown}'", span)
+
+
+# ``key=`` before a quote, directly or as an item of a list: ``act='relu'``,
+# ``metrics = ['accuracy', 'mae']``.
+_KEY_BEFORE = re.compile(r"(\w+)\s*=\s*(?:\[[^\]\n]*)?$")
+# train settings whose values are bare words
+_OPTION_SETTINGS = frozenset({"data", "loss", "optimizer", "schedule", "metrics", "monitor",
+                              "precision", "fuse_epochs", "data_parallel", "freeze"})
+
+
+def _quote_hint(text: str, pos: int, inner: str) -> str:
+    """How to write ``'inner'``: the bare word where the key before it takes an
+    option word (``act='relu'`` is ``act=relu``), else the double-quoted string.
+
+    >>> _quote_hint("dense(10, act='relu')", 14, "relu")
+    'write the bare word relu'
+    >>> _quote_hint("csv('a.csv')", 4, "a.csv")
+    'write "a.csv"'
+    """
+    if not inner.isidentifier():
+        return f'write "{inner}"'
+    line_start = text.rfind("\n", 0, pos) + 1
+    match = _KEY_BEFORE.search(text, line_start, pos)
+    if match and match.group(1) in _option_keys():
+        return f"write the bare word {inner}"
+    return f'write "{inner}" (or the bare word {inner} for an option)'
+
+
+@cache
+def _option_keys() -> frozenset[str]:
+    """Keywords whose values are option words: the layers' (act=, padding=, ...),
+    their Keras spellings (activation=), the data sources' (target=) and the
+    train settings'."""
+    from nnlang.data.registry import DATA_SOURCES  # only on this error path
+    from nnlang.layers import ALIASES, LAYERS
+    from nnlang.layers.args import _WORD_KINDS
+
+    keys = {a.name for spec in LAYERS.values() for a in spec.args if a.kind in _WORD_KINDS}
+    keys |= {k for k, targets in ALIASES.items() if keys.intersection(targets)}
+    keys |= {p.name for source in DATA_SOURCES.values() for p in source.params
+             if p.kind in ("choice", "choice_list", "columns")}
+    return frozenset(keys | _OPTION_SETTINGS)
 
 
 def _single_quote_end(text: str, pos: int) -> int | None:

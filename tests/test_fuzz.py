@@ -435,7 +435,7 @@ def test_a_single_quoted_string_is_one_error_and_reads_on_as_a_string() -> None:
     assert (first.span.col, first.span.end_col) == (16, 33), first
     assert first.message == "strings are written in double quotes"
     assert first.hint == 'write "data/prices.csv"'
-    assert second.hint == 'write "price"'
+    assert second.hint == "write the bare word price"  # a column: target=price
     assert third.span.line == 3, third  # parsing went on past the strings
 
 
