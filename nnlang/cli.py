@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from nnlang import __version__
-from nnlang.diagnostics import NnError, did_you_mean, error, render_all, to_json
+from nnlang.diagnostics import NnError, did_you_mean, render_all, to_json
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -423,8 +423,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from nnlang.train.binding import TrainConfigError
 
         if isinstance(exc, TrainConfigError):  # a bad setting found late: still the user's
-            print(render_all([error("train-config", exc.message, hint=exc.hint)]),
-                  file=sys.stderr)
+            from nnlang.train.diagnose import setting_diagnostic
+
+            print(render_all([setting_diagnostic(None, exc)]), file=sys.stderr)
             return EXIT_ERRORS
         from nnlang.run import is_out_of_memory, out_of_memory_error
 

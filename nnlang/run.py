@@ -170,10 +170,11 @@ def _mismatch(node, given, spec: TrainSpec) -> NnError:
 
 
 def config_error(exc, spec: TrainSpec) -> NnError:
-    """A :class:`~nnlang.train.binding.TrainConfigError` as the user's mistake: a
-    ``train-config`` diagnostic at the setting it names."""
-    span = spec.spans.get(exc.key, spec.span) if exc.key else spec.span
-    return NnError(error("train-config", exc.message, span, hint=exc.hint))
+    """A :class:`~nnlang.train.binding.TrainConfigError` as the user's mistake,
+    located as ``nnc check`` locates it (:func:`setting_diagnostic`)."""
+    from nnlang.train.diagnose import setting_diagnostic
+
+    return NnError(setting_diagnostic(spec, exc))
 
 
 def prepare(path: str | Path, *, train: str | None = None,
