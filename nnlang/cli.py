@@ -217,7 +217,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from nnlang.run import eval_file
+    from nnlang.infer import eval_file
 
     metrics = eval_file(args.file, args.run, split=args.split)
     width = max(map(len, metrics), default=0)
@@ -227,7 +227,7 @@ def cmd_eval(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    from nnlang.run import predict_file
+    from nnlang.infer import predict_file
 
     target = predict_file(args.file, args.run, args.input, out=args.out)
     print(f"predictions written to {target}")
@@ -427,7 +427,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             print(render_all([setting_diagnostic(None, exc)]), file=sys.stderr)
             return EXIT_ERRORS
-        from nnlang.run import is_out_of_memory, out_of_memory_error
+        from nnlang.memory import is_out_of_memory, out_of_memory_error
 
         if is_out_of_memory(exc):  # too large a model or batch, not a bug
             diags = out_of_memory_error(None, exc).diagnostics

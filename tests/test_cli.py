@@ -335,14 +335,14 @@ def test_a_diverged_run_names_its_last_good_checkpoint_once(tmp_path: Path, monk
 
 
 def test_running_out_of_memory_anywhere_is_a_user_error(monkeypatch, capsys) -> None:
-    import nnlang.run
+    import nnlang.infer
     from nnlang.cli import main
 
     def exhaust(*args, **kwargs):
         raise RuntimeError("RESOURCE_EXHAUSTED: Out of memory while trying to allocate "
                            "25600000000000 bytes.\nmore XLA detail")
 
-    monkeypatch.setattr(nnlang.run, "eval_file", exhaust)
+    monkeypatch.setattr(nnlang.infer, "eval_file", exhaust)
     assert main(["eval", CLEAN, "--run", "runs/x"]) == 1
     err = capsys.readouterr().err
     assert "error: out of memory: Out of memory while trying to allocate " \
@@ -351,13 +351,13 @@ def test_running_out_of_memory_anywhere_is_a_user_error(monkeypatch, capsys) -> 
 
 
 def test_python_running_out_of_memory_is_the_same_user_error(monkeypatch, capsys) -> None:
-    import nnlang.run
+    import nnlang.infer
     from nnlang.cli import main
 
     def exhaust(*args, **kwargs):
         raise MemoryError
 
-    monkeypatch.setattr(nnlang.run, "eval_file", exhaust)
+    monkeypatch.setattr(nnlang.infer, "eval_file", exhaust)
     assert main(["eval", CLEAN, "--run", "runs/x"]) == 1
     err = capsys.readouterr().err
     assert "error: out of memory: an allocation failed [out-of-memory]" in err

@@ -159,7 +159,8 @@ def test_several_models_without_gan_still_check_as_before(tmp_path: Path) -> Non
 @pytest.mark.jax
 @pytest.mark.slow
 def test_tiny_gan_trains_balanced_and_moves_toward_the_data(tmp_path: Path) -> None:
-    from nnlang.run import predict_file, run_file
+    from nnlang.infer import predict_file
+    from nnlang.run import run_file
 
     source = tmp_path / "gan.nn"
     source.write_text(GENERATOR + DISCRIMINATOR + TRAIN)
