@@ -196,6 +196,13 @@ def eval_file(path: str | Path, run_dir: str | Path, split: str = "test") -> dic
                             prepared.spec.spans.get("loss", prepared.spec.span),
                             hint=f"its numbers are in {run_dir / 'gan.json'}"))
     check_model_fits(run_dir, prepared.graph, command="eval")
+    if len(getattr(prepared.data, split)) == 0:  # split=[0.7, 0.3, 0.0] keeps no test
+        others = [s for s in ("test", "val", "train")
+                  if s != split and len(getattr(prepared.data, s))]
+        raise NnError(error(
+            "data", f"the {split} split of this run has no examples",
+            prepared.spec.spans.get("data", prepared.spec.span),
+            hint=f"score another: nnc eval ... --split {others[0]}" if others else None))
     model = CompiledModel(prepared.graph)
     return evaluate(model, load_run_variables(run_dir), prepared.data, prepared.config,
                     split=split)

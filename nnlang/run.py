@@ -299,7 +299,8 @@ def stop_on_ctrl_c():
 
 def default_run_dir(path: Path, spec: TrainSpec) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    return Path("runs") / f"{path.stem}-{spec.name}-{stamp}"
+    name = path.stem if spec.name == path.stem else f"{path.stem}-{spec.name}"
+    return Path("runs") / f"{name}-{stamp}"  # runs/mlp-20261204-101500, not mlp-mlp-...
 
 
 def initial_variables(model, prepared: Prepared, base_dir: Path):

@@ -490,3 +490,26 @@ def test_run_prints_what_check_warns_about(mlp_file: Path, tmp_path: Path) -> No
     run = nnc("run", str(path), "--epochs", "1", "--out", str(tmp_path / "run"))
     assert run.returncode == 0, run.stderr
     assert "warning: adam(): lr is 0, so nothing will train [odd-setting]" in run.stderr
+
+
+def test_eval_of_a_split_the_run_does_not_have_says_which_it_has(tmp_path: Path) -> None:
+    """split=[0.8, 0.2, 0.0] keeps no test split: nnc eval was an internal error."""
+    path = tmp_path / "mlp.nn"
+    path.write_text(MLP.replace("split=[0.7, 0.15, 0.15]", "split=[0.8, 0.2, 0.0]")
+                    .replace("epochs = 4", "epochs = 1"))
+    assert nnc("run", str(path), "--out", str(tmp_path / "run")).returncode == 0
+    run = nnc("eval", str(path), "--run", str(tmp_path / "run"))
+    assert run.returncode == 1, run.stderr
+    assert "error: the test split of this run has no examples [data]" in run.stderr
+    assert "--split val" in run.stderr and "internal error" not in run.stderr
+
+
+def test_a_run_directory_does_not_repeat_the_file_name() -> None:
+    from nnlang.run import default_run_dir
+
+    class Spec:
+        name = "mlp"
+
+    assert default_run_dir(Path("mlp.nn"), Spec()).name.startswith("mlp-2")
+    Spec.name = "finetune"
+    assert default_run_dir(Path("mlp.nn"), Spec()).name.startswith("mlp-finetune-2")
