@@ -6,9 +6,10 @@ start in a blink. ``nnc run`` calls the same driver before it compiles.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from nnlang.diagnostics import Diagnostic, NnError, did_you_mean, error, warning
 from nnlang.ir import INPUT_OP, Graph, Program, TrainSpec
@@ -69,9 +70,9 @@ def validate_train(spec: TrainSpec, program: Program) -> list[Diagnostic]:
     from nnlang.train.gan_config import is_gan, validate_gan
     from nnlang.train.targets import validate_targets
 
+    diags = duplicate_arguments(spec)
     if is_gan(spec.settings):  # two models and a game: its own settings and checks
-        return validate_gan(spec, program)
-    diags: list[Diagnostic] = []
+        return diags + validate_gan(spec, program)
     outputs: list[str] = []
     for model in spec.models:
         outputs += list(program.models[model].outputs)
@@ -118,6 +119,42 @@ def layer_paths(graph: Graph) -> list[str] | None:
     return sorted(paths)
 
 
+def duplicate_arguments(spec: TrainSpec) -> list[Diagnostic]:
+    """A keyword given twice in a setting's call (``adam(lr=0, lr=1)``): the
+    value keeps the last, so it is an error, as in a layer's call."""
+    from nnlang.train.binding import TrainConfigError
+
+    return [setting_diagnostic(spec, TrainConfigError(
+                f"argument '{name}' is given twice", key, at=(*at, ("kw", name))),
+                code="duplicate-argument")
+            for key, expr in spec.exprs.items() for at, name in _repeated(expr)]
+
+
+def _repeated(expr: Any, at: tuple = ()) -> Iterator[tuple[tuple, str]]:
+    """``(steps to a call, keyword)`` for each keyword repeated in a call inside
+    ``expr`` (a syntax tree); the steps are those of TrainConfigError.at."""
+    from nnlang import syntax as S
+
+    if isinstance(expr, S.Call):
+        seen: set[str] = set()
+        positional = 0
+        for arg in expr.args:
+            if arg.name is None:
+                yield from _repeated(arg.value, (*at, ("pos", positional)))
+                positional += 1
+                continue
+            if arg.name in seen:
+                yield at, arg.name
+            seen.add(arg.name)
+            yield from _repeated(arg.value, (*at, ("val", arg.name, None)))
+    elif isinstance(expr, S.ListExpr | S.TupleExpr):
+        for i, item in enumerate(expr.items):
+            yield from _repeated(item, (*at, ("item", i)))
+    elif isinstance(expr, S.MapExpr):
+        for entry in expr.entries:
+            yield from _repeated(entry.value, (*at, ("entry", entry.key)))
+
+
 def validate_freeze(spec: TrainSpec, graph: Graph, names: tuple[str, ...]
                     ) -> list[Diagnostic]:
     """Every ``freeze`` name is a layer (or block) of the model with parameters."""
@@ -161,7 +198,7 @@ def validate_data(spec: TrainSpec) -> list[Diagnostic]:
             "data must name a data source, such as digits or "
             'csv("file.csv", target=y)', "data"))]
     try:
-        bind_data_args(source.name, source.args, source.kwargs)
+        _one_class(source.name, bind_data_args(source.name, source.args, source.kwargs))
     except DataError as exc:
         names = [p.name for p in DATA_SOURCES[source.name].params] if (
             source.name in DATA_SOURCES) else []
@@ -176,6 +213,19 @@ def validate_data(spec: TrainSpec) -> list[Diagnostic]:
         located = TrainConfigError(exc.message, "data", exc.hint, at)
         return [setting_diagnostic(spec, located, code="data")]
     return []
+
+
+def _one_class(name: str, bound: Mapping[str, Any]) -> None:
+    """Raise the loader's DataError for ``classes=`` that keeps a single class:
+    the registry's target_info counts them, so check need not wait for loading."""
+    from nnlang.data import DataError
+    from nnlang.data.registry import target_info
+
+    info = target_info(name, bound)
+    if info is not None and info.classes == 1 and bound.get("classes"):
+        raise DataError(
+            f"the labels hold one class, '{bound['classes'][0]}': there is nothing "
+            "to tell apart", arg="classes", hint="classes= keeps one class; keep two or more")
 
 
 def _train_examples(spec: TrainSpec) -> int | None:

@@ -464,3 +464,43 @@ def test_values_compared_with_the_wrong_number_of_targets_are_errors(tmp_path, m
     diags = check_text(tmp_path, f"    input x: [64]\n    {model}", f"    {train}")
     assert [(e, code, msg) for e, code, msg, *_ in diags] == [
         (True, "target-mismatch", message)]
+
+
+# ------------------------------------- located like every other setting
+
+
+def check_set(tmp_path, model: str, train: str, **overrides: str):
+    from nnlang.check import check_file
+
+    path = tmp_path / "m.nn"
+    path.write_text(f"model m {{\n{model}\n}}\n\ntrain m {{\n{train}\n}}\n")
+    return check_file(path, overrides=overrides).sorted_diagnostics()
+
+
+@pytest.mark.parametrize("key, value, code", [
+    ("loss", "mse", "target-mismatch"),
+    ("freeze", '["dense_5"]', "train-config"),
+])
+def test_a_target_or_freeze_problem_from_set_is_noted_not_placed(tmp_path, key, value,
+                                                                 code):
+    diags = check_set(tmp_path, "    input x: [4]\n    dense(3, act=softmax)",
+                      "    data = iris", **{key: value})
+    assert [(d.code, d.span, d.notes) for d in diags] == [
+        (code, None, (f"the value comes from --set {key}={value}",))]
+
+
+def test_a_keyword_given_twice_in_a_setting_is_an_error_at_the_second(tmp_path):
+    diags = check_set(tmp_path, "    input x: [4]\n    dense(1)",
+                      "    data = diabetes\n    optimizer = adam(lr=0, lr=1)\n"
+                      "    loss = {output: huber(delta=1, delta=2)}")
+    assert [(d.code, d.message, d.span.line, d.span.col) for d in diags] == [
+        ("duplicate-argument", "argument 'lr' is given twice", 8, 28),
+        ("duplicate-argument", "argument 'delta' is given twice", 9, 36)]
+
+
+def test_data_that_keeps_one_class_is_the_loaders_error_at_check_time(tmp_path):
+    diags = check_set(tmp_path, "    input x: [4]\n    dense(3)",
+                      "    data = iris(classes=[setosa])")
+    assert [(d.code, d.message, d.hint, d.span.col) for d in diags] == [
+        ("data", "the labels hold one class, 'setosa': there is nothing to tell apart",
+         "classes= keeps one class; keep two or more", 25)]
