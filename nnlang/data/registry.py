@@ -390,11 +390,6 @@ class TargetInfo:
     shape: tuple[int, ...] | None
     what: str
 
-    @property
-    def is_classes(self) -> bool:
-        """Integer class ids (one per example), not values to regress."""
-        return self.task != "regression"
-
 
 BUNDLED_CLASSES = {"digits": 10, "iris": 3, "wine": 3, "breast_cancer": 2, "playground": 2}
 
