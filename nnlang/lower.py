@@ -31,7 +31,9 @@ from nnlang.layers import LAYERS
 from nnlang.layers.flaxops import activation
 from nnlang.values import Word
 
-FUSIBLE = {"softmax": "cross_entropy", "sigmoid": "binary_cross_entropy"}
+# The final activations a classification loss may fuse (the registry's LOSSES say
+# which loss fuses which): left out here, they are applied by the loss.
+FUSIBLE = frozenset({"softmax", "sigmoid"})
 DTYPES = {"f32": jnp.float32, "f16": jnp.float16, "bf16": jnp.bfloat16,
           "i32": jnp.int32, "i64": jnp.int64, "bool": jnp.bool_}
 
