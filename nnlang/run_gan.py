@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from nnlang.diagnostics import NnError, error
+from nnlang.diagnostics import NnError
 from nnlang.ir import Program, TrainSpec
 
 FINAL_KEYS = ("d_accuracy_last", "balanced", "improvement", "diversity")
@@ -30,13 +30,13 @@ def prepare_gan(program: Program, spec: TrainSpec, path: Path, *,
     """The block's :class:`~nnlang.run.Prepared` (``graph`` is the generator's), or NnError."""
     from nnlang.run import Prepared, check_data_fits, load_dataset
     from nnlang.train.binding import TrainConfigError
+    from nnlang.train.diagnose import setting_diagnostic
     from nnlang.train.gan_config import parse_gan_settings
 
     try:
         config = parse_gan_settings(spec.settings, spec.models, epochs=epochs, seed=seed)
     except TrainConfigError as exc:
-        span = spec.spans.get(exc.key, spec.span) if exc.key else spec.span
-        raise NnError(error("train-config", exc.message, span, hint=exc.hint)) from None
+        raise NnError(setting_diagnostic(spec, exc)) from None
     data = load_dataset(spec, path.parent, config.seed)
     check_data_fits(program.models[config.discriminator], data, spec)
     return Prepared(program, spec, program.models[config.generator], config, data)
