@@ -504,3 +504,21 @@ def test_data_that_keeps_one_class_is_the_loaders_error_at_check_time(tmp_path):
     assert [(d.code, d.message, d.hint, d.span.col) for d in diags] == [
         ("data", "the labels hold one class, 'setosa': there is nothing to tell apart",
          "classes= keeps one class; keep two or more", 25)]
+
+
+@pytest.mark.parametrize("setting, hint", [
+    ("batch_size = 64", "the setting is called batch: batch = 64"),
+    ("validation_split = 0.2", "the data call splits: data = digits(split=[0.8, 0.1, 0.1])"),
+    ("learning_rate = 0.01", "the learning rate is the optimizer's: optimizer = adam(lr=1e-3)"),
+    ("callbacks = [early_stop]", "callbacks are settings of their own: early_stop(...), "
+                                 "checkpoint(...), schedule = reduce_on_plateau(...)"),
+    ("epoch = 3", "did you mean 'epochs'?"),
+])
+def test_keras_fit_keywords_as_settings_get_the_nn_way(tmp_path, setting, hint):
+    from nnlang.check import check_file
+
+    path = tmp_path / "m.nn"
+    path.write_text("model m {\n    input x: [64]\n    dense(10, act=softmax)\n}\n\n"
+                    f"train m {{\n    data = digits\n    {setting}\n}}\n")
+    (diag,) = check_file(path).diagnostics
+    assert diag.message.startswith("unknown train setting") and diag.hint == hint

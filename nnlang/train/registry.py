@@ -388,3 +388,21 @@ KERAS_MISSING: dict[str, str] = _folded(
         "global_clipnorm": "clip the gradients with clip = 1.0 in the train block",
     }
 )
+
+# Keras' compile() and fit() keywords written as train settings, and the `.nn` way.
+KERAS_SETTINGS: dict[str, str] = _folded(
+    {
+        "batch_size": "the setting is called batch: batch = 64",
+        "learning_rate": "the learning rate is the optimizer's: optimizer = adam(lr=1e-3)",
+        "lr": "the learning rate is the optimizer's: optimizer = adam(lr=1e-3)",
+        "validation_split": "the data call splits: data = digits(split=[0.8, 0.1, 0.1])",
+        "validation_data": "the data call splits: data = digits(split=[0.8, 0.1, 0.1])",
+        "shuffle": "the data call shuffles: data = csv(..., shuffle=true)",
+        "callbacks": "callbacks are settings of their own: early_stop(...), checkpoint(...), "
+                     "schedule = reduce_on_plateau(...)",
+        "verbose": "nnc run --quiet prints less",
+        "class_weight": "not in .nn yet (see docs/from-keras.md)",
+        "sample_weight": "not in .nn yet (see docs/from-keras.md)",
+        "steps_per_epoch": "an epoch is one pass over the train split",
+    }
+)
