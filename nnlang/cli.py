@@ -212,6 +212,10 @@ def cmd_run(args) -> int:
         if exc.checkpoint and str(exc.checkpoint) not in exc.hint:  # say it once
             print(f"  = the last good checkpoint is kept in {exc.checkpoint}", file=sys.stderr)
         return EXIT_ERRORS
+    if args.quiet and history.test:  # quiet drops the progress, not the result
+        from nnlang.train.rundir import format_metrics
+
+        print(format_metrics(history.test))
     print(f"run directory: {run_dir}")
     return EXIT_OK
 
@@ -368,7 +372,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, help="override the seed")
     p.add_argument("--out", help="run directory (default runs/FILE-TRAIN-TIME)")
     p.add_argument("--resume", metavar="DIR", help="continue an interrupted run")
-    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress output: only the test metrics and the run directory")
     _add_set(p)
     p.set_defaults(handler=cmd_run)
 

@@ -65,6 +65,8 @@ def test_run_writes_the_run_directory_and_beats_chance(mlp_file: Path, tmp_path:
     assert len(rows(out)) == 4
     test = json.loads((out / "metrics.json").read_text())
     assert test["accuracy"] > 0.85  # chance is 0.1
+    assert run.stdout == (f"test  loss {test['loss']:.4f}  accuracy {test['accuracy']:.4f}\n"
+                          f"run directory: {out}\n")  # --quiet: the result, no progress
     summary = json.loads((out / "summary.json").read_text())
     assert summary["total_params"] == 64 * 32 + 32 + 32 * 10 + 10
 
