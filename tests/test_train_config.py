@@ -118,6 +118,10 @@ def test_positional_arguments_and_words():
          "loss", "did you mean 'cross_entropy'?"),
         ({"loss": W("MeanSquaredError")}, "unknown loss 'MeanSquaredError'", "loss",
          "did you mean 'mse'?"),
+        ({"loss": W("CrossEntropyLoss")}, "unknown loss 'CrossEntropyLoss'", "loss",
+         "did you mean 'cross_entropy'?"),  # PyTorch's name
+        ({"loss": W("BCEWithLogitsLoss")}, "unknown loss 'BCEWithLogitsLoss'", "loss",
+         "did you mean 'binary_cross_entropy'?"),
         ({"optimizer": W("SGD")}, "unknown optimizer 'SGD'", "optimizer",
          "did you mean 'sgd'?"),
         ({"metrics": [W("auc")]}, "unknown metric 'auc'", "metrics",

@@ -348,6 +348,16 @@ KERAS_LOSSES: dict[str, str] = _folded(
         "kullback_leibler_divergence": "kl_divergence",
         "kld": "kl_divergence",
         "KLDivergence": "kl_divergence",
+        # PyTorch's loss classes
+        "CrossEntropyLoss": "cross_entropy",
+        "NLLLoss": "cross_entropy",
+        "MSELoss": "mse",
+        "L1Loss": "mae",
+        "BCELoss": "binary_cross_entropy",
+        "BCEWithLogitsLoss": "binary_cross_entropy",
+        "HuberLoss": "huber",
+        "SmoothL1Loss": "huber",
+        "KLDivLoss": "kl_divergence",
     }
 )
 
