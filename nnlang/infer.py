@@ -17,7 +17,7 @@ from typing import Any
 from nnlang.check import load_checked
 from nnlang.diagnostics import NnError, error, warning
 from nnlang.ir import Graph
-from nnlang.run import _warn, prepare, select_train
+from nnlang.run import prepare, select_train, warn
 from nnlang.run_record import (
     PREPROCESS,
     check_model_fits,
@@ -231,7 +231,7 @@ def run_data_settings(path: Path, run_dir: Path, settings: Mapping[str, Any],
     file_seed = seed if seed is not None else spec.settings.get("seed", 0)
     run_data, run_seed = settings["data"], settings.get("data_seed", 0)
     if (file_data, file_seed) != (run_data, run_seed):
-        _warn(warning(
+        warn(warning(
             "data-changed", f"the file's data settings differ from the run's; scoring "
                             f"the run's own {split} split: data = {run_data}, seed = "
                             f"{run_seed} (the file has data = {file_data}, seed = "

@@ -103,7 +103,7 @@ def _warn_about_data(spec: TrainSpec, data) -> None:
     """Print what the loader left out (a CSV's text columns): nothing goes silently."""
     span = spec.spans.get("data", spec.span)
     for message, hint in data.meta.get("warnings", ()):
-        _warn(warning("data", message, span, hint=hint))
+        warn(warning("data", message, span, hint=hint))
 
 
 def check_data_fits(graph: Graph, data, spec: TrainSpec) -> None:
@@ -176,7 +176,15 @@ def _mismatch(node, given, spec: TrainSpec) -> NnError:
         notes=[f"data: {spec.settings.get('data')!r} (line {spec.spans['data'].line})"
                if "data" in spec.spans else "data"],
         hint=f"declare it as input {node.name}: {shown} (or any shape with "
-             f"{_size(given)} elements)"))
+             f"{_size(given)} elements)" + _columns_hint(spec)))
+
+
+def _columns_hint(spec: TrainSpec) -> str:
+    """A table's examples take every numeric column (an index column too)."""
+    source = spec.settings.get("data")
+    if getattr(source, "name", None) == "csv":
+        return ", or choose the columns: csv(..., features=[a, b])"
+    return ""
 
 
 def config_error(exc, spec: TrainSpec) -> NnError:
@@ -245,7 +253,7 @@ def check_loss_fits(graph: Graph, data, spec: TrainSpec, config, sources) -> Non
     errors = [d for d in diags if d.is_error]
     for d in diags:
         if not d.is_error:
-            _warn(d)
+            warn(d)
     if errors:
         raise NnError(errors)
 
@@ -396,7 +404,7 @@ def run_file(path: str | Path, *, train: str | None = None,
     return history, run_dir
 
 
-def _warn(diag) -> None:
+def warn(diag) -> None:
     """Print one warning with its source line, and go on."""
     import sys
 

@@ -158,6 +158,22 @@ def test_data_that_does_not_fit_the_input_is_a_located_error(tmp_path: Path) -> 
     assert run.returncode == 1
     assert f"{src}:2:5: error: input 'pixels' is declared [60]" in run.stderr
     assert "[data-mismatch]" in run.stderr
+    assert "features=" not in run.stderr  # digits has no columns to choose
+
+
+def test_a_table_that_does_not_fit_the_input_suggests_choosing_columns(
+        tmp_path: Path) -> None:
+    """A CSV window takes every numeric column, an index column too."""
+    rows = "\n".join(f"{i},{i * 0.1:.1f},{i * 0.2:.1f}" for i in range(200))
+    (tmp_path / "series.csv").write_text("step,a,y\n" + rows + "\n")
+    src = tmp_path / "series.nn"
+    src.write_text("model m {\n    input x: [5, 2]\n    flatten\n    dense(1)\n}\n\n"
+                   "train m {\n    data = csv(\"series.csv\", target=y, window=5)\n}\n")
+    run = nnc("check", str(src))
+    assert run.returncode == 0, run.stderr
+    run = nnc("run", str(src), "--quiet", cwd=tmp_path)
+    assert run.returncode == 1 and "[data-mismatch]" in run.stderr, run.stderr
+    assert "or choose the columns: csv(..., features=[a, b])" in run.stderr
 
 
 def test_eval_and_predict_use_the_trained_run(mlp_file: Path, tmp_path: Path) -> None:
