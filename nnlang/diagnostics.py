@@ -101,6 +101,15 @@ def fold_name(word: str) -> str:
     return word.lower().replace("_", "")
 
 
+def folded(table: Mapping[str, str]) -> dict[str, str]:
+    """``table`` keyed by :func:`fold_name`: a table of foreign spellings.
+
+    >>> folded({"MaxPooling2D": "maxpool2d"})
+    {'maxpooling2d': 'maxpool2d'}
+    """
+    return {fold_name(k): v for k, v in table.items()}
+
+
 def foreign_name(word: str, table: Mapping[str, str]) -> str | None:
     """The `.nn` name that ``table`` (keys folded by :func:`fold_name`) gives
     ``word``, a name from another library, or None.

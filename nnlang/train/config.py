@@ -28,7 +28,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from nnlang.diagnostics import did_you_mean, fold_name
+from nnlang.diagnostics import did_you_mean, foreign_name
 from nnlang.train.binding import (
     Option,
     TrainConfigError,
@@ -298,7 +298,7 @@ def collect_train_settings(
             errors[key] = TrainConfigError(
                 f"unknown train setting '{key}'",
                 key,
-                KERAS_SETTINGS.get(fold_name(key)) or did_you_mean(key, SETTING_KEYS),
+                foreign_name(key, KERAS_SETTINGS) or did_you_mean(key, SETTING_KEYS),
                 (("setting",),),
             )
     kw: dict[str, Any] = {"outputs": outs, "data": s.get("data")}

@@ -20,6 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from nnlang.diagnostics import folded
+
 REQUIRED: Any = type("Required", (), {"__repr__": lambda self: "REQUIRED"})()
 """Marks a parameter without a default."""
 
@@ -331,13 +333,7 @@ def markdown_table(registry: Mapping[str, Entry]) -> str:
 # mean" by spelling (which took categorical_crossentropy for binary_cross_entropy).
 
 
-def _folded(table: Mapping[str, str]) -> dict[str, str]:
-    from nnlang.diagnostics import fold_name
-
-    return {fold_name(k): v for k, v in table.items()}
-
-
-KERAS_LOSSES: dict[str, str] = _folded(
+KERAS_LOSSES: dict[str, str] = folded(
     {
         "categorical_crossentropy": "cross_entropy",
         "sparse_categorical_crossentropy": "cross_entropy",
@@ -361,7 +357,7 @@ KERAS_LOSSES: dict[str, str] = _folded(
     }
 )
 
-KERAS_METRICS: dict[str, str] = _folded(
+KERAS_METRICS: dict[str, str] = folded(
     {
         "acc": "accuracy",
         "categorical_accuracy": "accuracy",
@@ -388,7 +384,7 @@ KERAS_OPTIMIZER_ARGS: dict[str, str] = {
 }
 
 # Keras names with nothing of that kind in `.nn`, and what to write instead.
-KERAS_MISSING: dict[str, str] = _folded(
+KERAS_MISSING: dict[str, str] = folded(
     {
         "AUC": "no AUC metric in .nn; precision, recall and f1 are",
         "Nadam": "no Nadam in .nn; adam is the closest",
@@ -400,7 +396,7 @@ KERAS_MISSING: dict[str, str] = _folded(
 )
 
 # Keras' compile() and fit() keywords written as train settings, and the `.nn` way.
-KERAS_SETTINGS: dict[str, str] = _folded(
+KERAS_SETTINGS: dict[str, str] = folded(
     {
         "batch_size": "the setting is called batch: batch = 64",
         "learning_rate": "the learning rate is the optimizer's: optimizer = adam(lr=1e-3)",
