@@ -307,7 +307,7 @@ def comment_places(node) -> list[tuple[str, str]]:
     found = []
     for f in dataclasses.fields(node):
         value = getattr(node, f.name)
-        if f.name in ("stage_comments", "dangling"):
+        if f.name == "dangling":
             found += [(f.name, c) for c in value if c]
         else:
             found += comment_places(value)

@@ -170,8 +170,7 @@ def pp_chain(e: S.Expr, first_prec: int = NAMED, assertion: S.Shape | None = Non
     """
     if not isinstance(e, S.Chain):
         return concat(pp_stage(e, first_prec), pp_assertion(assertion))
-    old = list(e.stage_comments) + [None] * len(e.stages)
-    after = [notes(e, "after", i) + ([old[i]] if old[i] else []) for i in range(len(e.stages))]
+    after = [notes(e, "after", i) for i in range(len(e.stages))]
     before = [notes(e, "before", i) for i in range(len(e.stages))]
     stages = [pp_stage(s, max(first_prec, OR) if i == 0 else OR)
               for i, s in enumerate(e.stages)]

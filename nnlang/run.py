@@ -232,11 +232,11 @@ def prepare(path: str | Path, *, train: str | None = None,
     check_data_fits(graph, data, spec)
     if config.epochs > 0:  # epochs = 0 trains and scores nothing: targets unused
         check_targets_fit(graph, data, spec)
-        check_loss_fits(graph, data, spec, config, checked.sources)
+        check_loss_fits(graph, data, spec, config)
     return Prepared(program, spec, graph, config, data, warnings)
 
 
-def check_loss_fits(graph: Graph, data, spec: TrainSpec, config, sources) -> None:
+def check_loss_fits(graph: Graph, data, spec: TrainSpec, config) -> None:
     """The checker's loss-against-targets rules, for targets only loading could
     tell (a CSV's whole numbers read as classes): a loss that cannot fit is an
     error before training, not a run stuck at loss 0."""

@@ -149,11 +149,10 @@ class Named:
 
 @dataclass(frozen=True, slots=True)
 class Chain:
-    """``a -> b -> c``. ``stage_comments[i]`` is a comment at the end of stage i's line."""
+    """``a -> b -> c`` (comments between stages are in the statement's ``inner``)."""
 
     stages: tuple[Expr, ...]
     span: Span | None = _span()
-    stage_comments: tuple[str | None, ...] = _meta()
 
 
 Expr = (Number | String | Bool | Name | Attr | Call | ListExpr | MapExpr | TupleExpr
