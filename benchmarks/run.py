@@ -28,6 +28,7 @@ import shlex
 import statistics
 import sys
 import time
+import traceback
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
@@ -147,6 +148,13 @@ def bench_workload(key: str, mode: str, device: str, peers: list[str],
             out.note = f"skipped: {exc}"
             notes.append(f"{key} {peer} {out.note}")
             log(f"  {peer}: {out.note}")
+        except Exception as exc:  # one broken peer must not cost the others' numbers
+            traceback.print_exc()
+            out.note = f"failed: {type(exc).__name__}: {exc}"[:200]
+            notes.append(f"{key} {peer} {out.note}")
+            log(f"  {peer}: {out.note}")
+    if not trainers:
+        raise RuntimeError(f"{key}: no peer started")
     base = "a" if "a" in trainers else next(iter(trainers))
     epoch_s = trainers[base].run_epochs(1)
     k = max(1, math.ceil(ROUND_S[mode] / max(epoch_s, 1e-6)))
@@ -265,7 +273,13 @@ def main(argv: list[str] | None = None) -> int:
     results, notes = [], []
     for i, key in enumerate(keys):
         log(f"{key}: {WORKLOADS[key].title}")
-        result, more = bench_workload(key, mode, args.device, peers, rounds, log)
+        try:
+            result, more = bench_workload(key, mode, args.device, peers, rounds, log)
+        except Exception as exc:  # e.g. a device's missing kernel: go on to the next
+            traceback.print_exc()
+            notes.append(f"{key} failed: {type(exc).__name__}: {exc}"[:300])
+            log(f"{key}: failed")
+            continue
         results.append(result)
         notes += more
         # a run cut short (a time limit, Ctrl-C) keeps the workloads it finished
