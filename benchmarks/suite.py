@@ -89,7 +89,7 @@ WORKLOADS: dict[str, Workload] = {
             {
                 "quick": {"rows": "320"},
                 "full": {"rows": "1280"},
-                "gpu": {"rows": "10240", "batch": "256", "precision": "bf16"},
+                "gpu": {"rows": "10240", "batch": "256", "precision": "mixed"},
             },
             data=("images", "images"),
         ),
@@ -100,7 +100,7 @@ WORKLOADS: dict[str, Workload] = {
             {
                 "quick": {"rows": "640"},
                 "full": {"rows": "2560"},
-                "gpu": {"rows": "20480", "batch": "256", "precision": "bf16"},
+                "gpu": {"rows": "20480", "batch": "256", "precision": "mixed"},
             },
             data=("tokens", "tokens"),
         ),
@@ -120,7 +120,7 @@ class Task:
         batch: examples per step.
         lr: Adam's learning rate (Keras' eps 1e-7 everywhere).
         loss: ``cross_entropy`` (sparse labels) or ``mse``.
-        precision: ``f32`` or ``bf16``.
+        precision: ``f32``, ``bf16`` or ``mixed`` (bf16 compute, f32 parameters).
         seed: the train block's seed.
         flops: forward FLOPs per example (``nnc summary``).
         params: total parameters, non-trainable included (``nnc summary``).

@@ -15,8 +15,9 @@ optimiser alone, and a tree mismatch fails loudly (``jax.tree.map`` on two
 different structures raises). The modules still have their own initialisers,
 so they also train standalone.
 
-``dtype`` is the computation dtype (``bfloat16`` for ``precision = bf16``);
-parameters are whatever dtype the caller passes.
+``dtype`` is the computation dtype (``bfloat16`` for ``precision = bf16`` and
+``mixed``); parameters are whatever dtype the caller passes (float32 under
+``mixed``: Flax casts them to ``dtype`` inside each layer, as nnc does).
 """
 
 from __future__ import annotations
@@ -240,5 +241,5 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
 
 def build_model(key: str, precision: str = "f32") -> nn.Module:
     """The hand-written model of workload ``key`` computing in ``precision``."""
-    dtype = jnp.bfloat16 if precision == "bf16" else jnp.float32
+    dtype = jnp.bfloat16 if precision in ("bf16", "mixed") else jnp.float32
     return MODELS[key](dtype=dtype)

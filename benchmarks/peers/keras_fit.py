@@ -131,7 +131,9 @@ class KerasTrainer:
     def start(self) -> Startup:
         def cold() -> str:
             keras, task = self.keras, self.task
-            policy = "bfloat16" if task.precision == "bf16" else "float32"
+            policy = {"bf16": "bfloat16", "mixed": "mixed_bfloat16"}.get(
+                task.precision, "float32"
+            )
             keras.config.set_dtype_policy(policy)
             try:
                 self.model = build_model(keras, task.workload.key)

@@ -200,6 +200,10 @@ class TorchTrainer:
         startup.first_step_s = self._first_step_s
         return startup
 
+    def autocast(self) -> Any:
+        mixed = self.task.precision == "mixed"
+        return self.torch.autocast(self.device, self.torch.bfloat16, enabled=mixed)
+
     def run_epochs(self, k: int) -> float:
         start = time.perf_counter()
         for _ in range(k):
@@ -214,7 +218,9 @@ class TorchTrainer:
         for i in range(task.steps):
             idx = perm[i * task.batch : (i + 1) * task.batch]
             self.opt.zero_grad(set_to_none=True)
-            loss = self.loss_fn(self.model(self.x[idx]).float(), self.y[idx])
+            with self.autocast():  # precision = mixed: bf16 compute, f32 weights
+                out = self.model(self.x[idx])
+            loss = self.loss_fn(out.float(), self.y[idx])
             loss.backward()
             self.opt.step()
             total += loss.detach()
