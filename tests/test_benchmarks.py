@@ -298,3 +298,61 @@ def test_an_interrupted_run_keeps_the_workloads_it_finished(tmp_path):
     assert "#### W1" in text and "#### W2" not in text
     assert "Partial: the run stopped after 1 of 2 workloads." in text
     assert "## GPU run" in text  # the other section, as before
+
+
+class _Scripted:
+    """A trainer whose epochs take the seconds it is given, one per call
+    (then its last), and may run ``work`` (e.g. compile) when called."""
+
+    def __init__(self, seconds: list[float], work=None):
+        self.seconds, self.calls, self.work = list(seconds), [], work
+
+    def run_epochs(self, k: int) -> float:
+        self.calls.append(k)
+        if self.work is not None:
+            self.work(len(self.calls))
+        s = self.seconds.pop(0) if len(self.seconds) > 1 else self.seconds[0]
+        return k * s
+
+
+def _interleave(trainers: dict, rounds: int = 3):
+    from benchmarks.peers.base import Startup
+    from benchmarks.run import interleave
+
+    startups = {p: Startup(first_epoch_s=0.1, compile_s=0.09) for p in trainers}
+    return interleave(trainers, startups, "a", 2, 0.01, 10, rounds, lambda _: None)
+
+
+@pytest.mark.jax
+def test_a_peer_slow_only_in_the_warm_up_round_is_timed_in_full():
+    # the H200's W4: one warm-up epoch paid a second compile (40x), then steady
+    a, b = _Scripted([0.01]), _Scripted([0.4, 0.012])
+    samples, notes = _interleave({"a": a, "b": b})
+    assert "b" not in notes
+    assert b.calls == [2, 1, 2, 2, 2]  # the warm-up, the retime, three rounds
+    assert samples["b"] == pytest.approx([0.024] * 3)
+
+
+@pytest.mark.jax
+def test_a_peer_slow_in_the_retime_too_is_timed_on_that_epoch():
+    a, b = _Scripted([0.01]), _Scripted([0.4, 0.3])
+    samples, notes = _interleave({"a": a, "b": b})
+    assert notes["b"] == "timed on one epoch after a slow warm-up round"
+    assert b.calls == [2, 1]  # no round after that
+    assert samples["b"] == [pytest.approx(2 * 0.3)]
+    assert len(samples["a"]) == 3
+
+
+@pytest.mark.jax
+def test_compiling_during_the_rounds_is_noted():
+    import jax
+    import jax.numpy as jnp
+
+    def compile_once(call: int) -> None:
+        if call == 3:  # a new shape: a trace and a compile inside a timed round
+            jax.block_until_ready(jax.jit(jnp.linalg.svd)(jnp.eye(call + 17)))
+
+    a, b = _Scripted([0.01]), _Scripted([0.011], work=compile_once)
+    _, notes = _interleave({"a": a, "b": b})
+    assert notes["b"].startswith("compiled ") and "during the rounds" in notes["b"]
+    assert "a" not in notes
