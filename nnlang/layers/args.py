@@ -419,6 +419,14 @@ KERAS_ARGS: dict[str, str] = {
     "batch_input_shape": "not needed: declare the input instead, input x: [8, 8, 1] "
     "(no batch axis)",
     "recurrent_dropout": "recurrent dropout is not supported in .nn",
+    "recurrent_regularizer": ".nn has no penalty on the recurrent kernel; l1= and l2= "
+    "penalise the input kernel, as Keras' kernel_regularizer does",
+    "recurrent_constraint": "weight constraints (max_norm, ...) are not supported in .nn",
+    "unit_forget_bias": "not needed: an lstm's forget gate bias starts at 1, as in Keras",
+    "stateful": "stateful recurrent layers are not supported in .nn: every sequence "
+    "starts from a zero state",
+    "return_state": "a recurrent layer's final state is not an output in .nn; "
+    "sequences=true returns every step's output",
     "dropout": "dropout inside a recurrent layer is not supported in .nn; "
     "a dropout(0.1) line before it drops its inputs",
     "mask_zero": "masking is not supported in .nn: id 0 is embedded like any other id",

@@ -392,6 +392,8 @@ KERAS_MISSING: dict[str, str] = folded(
         "Adamax": "no Adamax in .nn; adam is the closest",
         "clipnorm": "clip the gradients with clip = 1.0 in the train block",
         "global_clipnorm": "clip the gradients with clip = 1.0 in the train block",
+        "clipvalue": "no per-value clipping in .nn; clip = 1.0 in the train block "
+                     "clips the gradients' global norm",
     }
 )
 
