@@ -69,6 +69,14 @@ class Form:
         return kind if self.devices == 1 else f"{kind} on {self.devices} devices"
 
 
+def describe(form: Form) -> str:
+    """``form`` in words, for the line a run prints before its first epoch."""
+    how = "whole epochs as one compiled loop" if form.fused else "one step a batch"
+    if form.devices == 1:
+        return how
+    return f"{how}, each batch split across {form.devices} devices"
+
+
 class Placement(NamedTuple):
     """What a form runs with: the step functions and copies of their inputs."""
 
@@ -203,7 +211,7 @@ def choose(
     stored = _load_decision(key)
     if stored is not None:
         _CACHE[key] = stored
-        return stored[0], said + stored[1] + f" (cached in {_DISK})"
+        return stored[0], said + stored[1] + f"; cached in {_shown(_DISK)}"
     times = measure({form: place(form.devices) for form in forms}, steps)
     best = forms[0]
     for form in forms[1:]:  # a form must beat the simpler ones by MARGIN
@@ -217,6 +225,14 @@ def choose(
     _CACHE[key] = (best, note)
     _store_decision(key, best, note)
     return best, said + note
+
+
+def _shown(path: Path) -> str:
+    """``path`` with the home folder as ``~`` (shorter in a run's log)."""
+    try:
+        return "~/" + str(path.relative_to(Path.home()))
+    except ValueError:
+        return str(path)
 
 
 def persist(path: str | Path | None) -> None:

@@ -206,7 +206,7 @@ def fit(
         orders.use(setup)
     placed.clear()  # the other placement's copies of the state and data
     fused = form.fused
-    progress.note(f"epochs: {form} ({note})")
+    progress.note(f"training: {fusion.describe(form)} ({note})")
     evaluators = {name: Evaluator(setup, split) for name, split in setup.evals.items()}
     history.fused, history.devices = bool(fused), form.devices
     info = RunInfo(
