@@ -387,6 +387,28 @@ def test_every_bad_setting_is_collected_in_order_with_where_it_is():
     assert config.epochs == 3 and config.optimizer.name == "adam"  # bad ones: defaults
 
 
+def test_every_problem_of_one_call_is_collected_in_source_order():
+    from nnlang.train.config import collect_train_settings
+
+    settings = {
+        "optimizer": C("adam", (-1.0,), {"beta1": 0.9, "eps": 0, "lr": 1e-3}),
+        "metrics": [C("top_k", (), {"k": 0, "j": 1})],
+    }
+    _, errors = collect_train_settings(settings, outputs=["y"])
+    assert [(e.key, e.at, e.hint) for e in errors] == [
+        ("optimizer", (("val", "lr", 0),), None),  # positional lr, < 0
+        ("optimizer", (("kw", "beta1"),), "did you mean 'b1'?"),
+        ("optimizer", (("val", "eps", None),), None),
+        ("optimizer", (("kw", "lr"),), None),  # lr twice
+        ("metrics", (("item", 0), ("val", "k", None)), None),  # located inside the list
+        ("metrics", (("item", 0), ("kw", "j")), "top_k() takes k"),
+    ]
+    assert "two values for 'lr'" in errors[3].message
+    with pytest.raises(TrainConfigError) as exc:  # one exception still carries them all
+        parse(optimizer=C("adam", (), {"lr": -1, "b9": 1}))
+    assert [e.at for e in exc.value.each()] == [(("val", "lr", None),), (("kw", "b9"),)]
+
+
 def test_a_setting_depending_on_a_bad_one_is_not_checked():
     from nnlang.train.config import collect_train_settings
 

@@ -57,6 +57,8 @@ class TrainConfigError(Exception):
             may be None); ``("pos", i)`` the ``i``-th positional argument;
             ``("item", i)`` a list's ``i``-th item; ``("entry", k)`` the value
             of a map's key ``k``; ``("key", k)`` that key itself.
+        also: further problems of the same setting, in source order (a call
+            with two bad arguments reports both); :meth:`each` lists them all.
     """
 
     code = "train-config"
@@ -70,11 +72,24 @@ class TrainConfigError(Exception):
     ):
         super().__init__(message)
         self.message, self.key, self.hint, self.at = message, key, hint, at
+        self.also: list[TrainConfigError] = []
 
     def inside(self, *steps: tuple) -> TrainConfigError:
         """This error, located ``steps`` further out (prepended to :attr:`at`)."""
-        self.at = (*steps, *self.at)
+        for e in self.each():
+            e.at = (*steps, *e.at)
         return self
+
+    def each(self) -> list[TrainConfigError]:
+        """This problem and the setting's others (:attr:`also`), in source order."""
+        return [self, *self.also]
+
+    @classmethod
+    def first_of(cls, problems: list[TrainConfigError]) -> TrainConfigError:
+        """The first of ``problems`` (not empty), carrying the rest in :attr:`also`."""
+        first, *rest = problems
+        first.also = [e for p in rest for e in p.each()]
+        return first
 
     def __str__(self) -> str:
         return f"{self.message} ({self.hint})" if self.hint else self.message
@@ -161,6 +176,7 @@ def _keras_param_hint(name: str, names: list[str]) -> str | None:
 
 
 def _bind(entry: Entry, args: tuple, kwargs: dict[str, Any], key: str) -> Option:
+    """Every problem of the call is found (:meth:`TrainConfigError.first_of`)."""
     sig = f"{entry.name}()"
     shown = [p for p in entry.params if not p.hidden]
     if len(args) > len(shown):
@@ -172,29 +188,36 @@ def _bind(entry: Entry, args: tuple, kwargs: dict[str, Any], key: str) -> Option
         )
     given = {p.name: v for p, v in zip(shown, args, strict=False)}
     position = {p.name: i for i, p in enumerate(shown[: len(args)])}
+    # where each argument is written: positional ones first, then keywords
+    place = {n: len(args) + i for i, n in enumerate(kwargs)} | position
+    problems: list[tuple[int, TrainConfigError]] = []
     names = [p.name for p in entry.params]
-    for name, v in kwargs.items():
+    for i, (name, v) in enumerate(kwargs.items(), start=len(args)):
         if name not in names:
             hint = _keras_param_hint(name, names) or did_you_mean(name, names) or (
                 f"{sig} takes {', '.join(p.name for p in shown)}"
                 if shown
                 else f"{sig} takes no arguments"
             )
-            raise TrainConfigError(
+            problem = TrainConfigError(
                 f"{sig} has no parameter '{name}'", key, hint, (("kw", name),)
             )
-        if name in given:
-            raise TrainConfigError(
+            problems.append((i, problem))
+        elif name in given:
+            problem = TrainConfigError(
                 f"{sig} got two values for '{name}'", key, at=(("kw", name),)
             )
-        given[name] = v
+            problems.append((i, problem))
+        else:
+            given[name] = v
     for a, b in entry.exclusive:
         if a in given and b in given:
-            raise TrainConfigError(
+            problem = TrainConfigError(
                 f"{sig} takes '{a}' or '{b}', not both",
                 key,
                 at=(("val", b, position.get(b)),),
             )
+            problems.append((place[b], problem))
     params: dict[str, Any] = {}
     for p in entry.params:
         if p.name in given:
@@ -203,19 +226,24 @@ def _bind(entry: Entry, args: tuple, kwargs: dict[str, Any], key: str) -> Option
                     entry.name, p.name, p.kind, p.check, given[p.name], key
                 )
             except TrainConfigError as exc:
-                raise exc.inside(("val", p.name, position.get(p.name))) from None
+                exc.inside(("val", p.name, position.get(p.name)))
+                problems.append((place[p.name], exc))
         elif p.default is REQUIRED:
             other = next((b for a, b in entry.exclusive if a == p.name), None)
             if other is None or other not in given:
                 also = f" (or '{other}')" if other else ""
-                raise TrainConfigError(
+                problem = TrainConfigError(
                     f"{sig} needs '{p.name}'{also}",
                     key,
                     f"write {format_signature(entry)}",
                 )
+                problems.append((len(place), problem))
             params[p.name] = None
         else:
             params[p.name] = p.default
+    if problems:
+        problems.sort(key=lambda pair: pair[0])  # stable: one place, found order
+        raise TrainConfigError.first_of([e for _, e in problems])
     return Option(entry.name, params, frozenset(given))
 
 

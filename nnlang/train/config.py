@@ -307,7 +307,8 @@ def collect_train_settings(
         try:
             kw[key] = parse(s[key], *args)
         except TrainConfigError as exc:
-            exc.key = exc.key or key
+            for e in exc.each():
+                e.key = e.key or key
             errors[key] = exc
 
     for key, lo in (("batch", 1), ("epochs", 0), ("seed", None)):
@@ -354,7 +355,7 @@ def collect_train_settings(
         errors.values(),
         key=lambda e: order.index(e.key) if e.key in order else len(order),
     )
-    return TrainConfig(**kw), found
+    return TrainConfig(**kw), [e for exc in found for e in exc.each()]
 
 
 def odd_settings(

@@ -376,7 +376,9 @@ KERAS_METRICS: dict[str, str] = folded(
 KERAS_OPTIMIZER_ARGS: dict[str, str] = {
     "learning_rate": "lr",
     "beta_1": "b1",
+    "beta1": "b1",
     "beta_2": "b2",
+    "beta2": "b2",
     "epsilon": "eps",
     "initial_accumulator_value": "initial_accumulator",
     "decay_steps": "every",
