@@ -5,6 +5,8 @@
 #
 #   benchmarks/gpu.sh wheels          # where pip works: the few missing wheels -> .whl/
 #   benchmarks/gpu.sh run [OUT]       # on the GPU machine, from a copy of the repo
+#   benchmarks/gpu.sh probe [OUT]     # the open questions of the last GPU run
+#                                     # (benchmarks/gpu_probe.py), about 2 minutes
 #
 # `run` installs .whl/ (if there) into a scratch folder, puts the repo itself
 # on PYTHONPATH (no build step), shows what it found, and runs
@@ -25,7 +27,7 @@ wheels)
         --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 \
         --platform manylinux2014_x86_64 -d .whl "${WHEELS[@]}"
     ;;
-run)
+run|probe)
     out=${2:-benchmarks}
     mkdir -p "$out"
     if compgen -G ".whl/*.whl" >/dev/null; then
@@ -48,11 +50,16 @@ for name in ("jax", "jaxlib", "flax", "optax", "lark", "keras", "torch", "numpy"
     except md.PackageNotFoundError:
         print(f"  {name}: not installed")
 EOF
+    if [ "$1" = probe ]; then
+        timeout "${GPU_BENCH_S:-480}" "$PY" benchmarks/gpu_probe.py "${@:3}" 2>&1 \
+            | tee "$out/probe.log"
+        exit
+    fi
     timeout "${GPU_BENCH_S:-480}" "$PY" benchmarks/run.py --device gpu \
         --only w4,w5,w3,w2,w1 --out "$out/RESULTS.md" "${@:3}" 2>&1 | tee "$out/gpu.log"
     ;;
 *)
-    sed -n '2,15p' "$0" | cut -c3-
+    sed -n '2,17p' "$0" | cut -c3-
     exit 2
     ;;
 esac

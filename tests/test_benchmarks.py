@@ -356,3 +356,21 @@ def test_compiling_during_the_rounds_is_noted():
     _, notes = _interleave({"a": a, "b": b})
     assert notes["b"].startswith("compiled ") and "during the rounds" in notes["b"]
     assert "a" not in notes
+
+
+@pytest.mark.jax
+@pytest.mark.slow
+def test_gpu_probe_reports_compiles_around_the_other_frameworks_start():
+    """benchmarks/gpu_probe.py, question 2, on the CPU (no GPU here): every
+    epoch's compile seconds, before and after Keras and PyTorch start."""
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "gpu_probe.py"), "--device", "cpu",
+         "--rows", "320", "--epochs", "1", "--only", "2", "--peer", "a"],
+        capture_output=True, text=True, cwd=ROOT, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    lines = [line.split()[:3] for line in done.stdout.splitlines() if " epoch " in line]
+    assert lines == [["a", "epoch", str(e) + ":"] for e in range(2, 8)]
+    assert done.stdout.count("compiled 0.00 s") == 6  # the CPU compiles each once
