@@ -223,7 +223,7 @@ def validate_gan(spec: TrainSpec, program: Program) -> list[Diagnostic]:
     try:
         parse_gan_settings(spec.settings, spec.models)
     except TrainConfigError as exc:
-        return [setting_diagnostic(spec, exc)]
+        return [setting_diagnostic(spec, e) for e in exc.each()]
     generator, discriminator = (program.models[m] for m in spec.models)
     return check_gan_models(generator, discriminator)
 
