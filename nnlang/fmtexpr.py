@@ -133,12 +133,18 @@ def pp_if_expr(e: S.IfExpr) -> Doc:
     chain = [e]
     while isinstance(chain[-1].orelse, S.IfExpr):
         chain.append(chain[-1].orelse)
-    noted = any(notes(n, k, i) for n in chain for k in ("open", "before", "after", "close")
-                for i in (0, 1))
+    kinds = ("open", "before", "after", "close", "else_close", "else_before")
+    noted = any(notes(n, k, i) for n in chain for k in kinds for i in (0, 1))
     brk = hardline if noted else line
     parts: list[Doc | str] = []
     for n in chain:
-        parts += ["if ", pp_expr(n.cond, OR), " ", _branch(n, 0, n.then, brk), " else "]
+        parts += ["if ", pp_expr(n.cond, OR), " ", _branch(n, 0, n.then, brk)]
+        close, own = notes(n, "else_close"), notes(n, "else_before")
+        if close or own:  # comments between `}` and `else` stay there
+            parts += [*(D.suffix(f"  {c}") for c in close),
+                      *(concat(hardline, c) for c in own), hardline, "else "]
+        else:
+            parts.append(" else ")
     last = chain[-1]
     return group(*parts, _branch(last, 1, last.orelse, brk))
 
