@@ -71,7 +71,7 @@ class Form:
 
 def describe(form: Form) -> str:
     """``form`` in words, for the line a run prints before its first epoch."""
-    how = "whole epochs as one compiled loop" if form.fused else "one step a batch"
+    how = "whole epochs as one compiled loop" if form.fused else "one step per batch"
     if form.devices == 1:
         return how
     return f"{how}, each batch split across {form.devices} devices"
