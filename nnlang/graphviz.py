@@ -3,7 +3,9 @@
 One box per layer (its name, the call with its arguments, the output type),
 inputs and outputs as ovals, block instances as dashed clusters named after
 the block call (``residual_0``), so the picture reads like the source. Layers
-that re-apply another's weights (``-> dense_0``) are drawn dashed. Rendering
+that re-apply another's weights (``-> dense_0``) are drawn dashed; a block
+instance applied again by its ``as`` name gets a cluster of its own for each
+application (``t, again``). Rendering
 to SVG or PNG is Graphviz's ``dot``, which nnc calls when it is installed.
 """
 
@@ -35,8 +37,13 @@ def to_dot(graph: Graph) -> str:
              '    node [shape=box, style="rounded", fontname="Helvetica", fontsize=10];',
              '    edge [arrowsize=0.6];']
     scopes: dict[str, list[Node]] = {}  # block scope -> its own layers
+    applied: dict[str, int] = {}  # layer name -> applications so far
     for node in graph.nodes:
-        scopes.setdefault(node.name.rpartition("/")[0], []).append(node)
+        n = applied[node.name] = applied.get(node.name, 0) + 1
+        scope = node.name.rpartition("/")[0]
+        if n > 1 and scope:  # a re-applied block: its own cluster, "t@2"
+            scope = "/".join(f"{part}@{n}" for part in scope.split("/"))
+        scopes.setdefault(scope, []).append(node)
     _emit_scope("", scopes, lines, "    ")
     for node in graph.nodes:
         for i in node.inputs:
@@ -64,7 +71,9 @@ def _emit_scope(scope: str, scopes: dict[str, list[Node]], lines: list[str],
     for child in children:
         inner = prefix + child
         lines.append(f"{indent}subgraph {_quote('cluster_' + inner)} {{")
-        lines.append(f"{indent}    label={_quote(child)}; style=dashed; fontsize=10;")
+        name, _, again = child.partition("@")
+        label = f"{name}, again" if again == "2" else f"{name}, #{again}" if again else name
+        lines.append(f"{indent}    label={_quote(label)}; style=dashed; fontsize=10;")
         _emit_scope(inner, scopes, lines, indent + "    ")
         lines.append(f"{indent}}}")
 

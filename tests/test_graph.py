@@ -43,6 +43,22 @@ def test_shared_layers_are_dashed(tmp_path: Path) -> None:
     assert dot.count("shape=oval") == 3  # two inputs, one output
 
 
+def test_a_re_applied_block_gets_a_cluster_of_its_own(tmp_path: Path) -> None:
+    src = tmp_path / "towers.nn"
+    src.write_text("block tower(units) {\n    input x\n"
+                   "    x -> dense(units, act=relu) -> dense(units)\n}\n\n"
+                   "model m {\n    input a: [4]\n    input b: [4]\n"
+                   "    ya = a -> tower(8) as t\n    yb = b -> t\n    output ya + yb\n}\n")
+    program, _ = load_checked(src)
+    dot = to_dot(program.models["m"])
+    first = dot[dot.index('subgraph "cluster_t" {'):dot.index('subgraph "cluster_t@2" {')]
+    second = dot[dot.index('subgraph "cluster_t@2" {'):]
+    assert 'label="t";' in first and 'label="t, again";' in second
+    # each application's two layers in its own cluster; the second's dashed
+    assert first.count("dense(units=8") == 2 and "rounded,dashed" not in first
+    assert second.split("}")[0].count("rounded,dashed") == 2
+
+
 def test_cli_prints_dot_and_writes_a_file(tmp_path: Path) -> None:
     run = nnc("graph", "examples/mlp_digits.nn")
     assert run.returncode == 0, run.stderr
