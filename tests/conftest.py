@@ -132,3 +132,33 @@ def run_nnc(
 def nnc():
     """``nnc(*args)`` runs the command line in a subprocess from the repository root."""
     return run_nnc
+
+
+TINY_MLP = """\
+model mlp {{
+    input pixels: [64]
+    dense(10, act=softmax)
+}}
+
+train mlp {{
+    data = digits(split=[0.7, 0.15, 0.15])
+    batch = 64
+    epochs = 1
+    loss = cross_entropy
+    optimizer = adam(lr={lr})
+    seed = 0
+}}
+"""
+
+
+@pytest.fixture
+def tiny_mlp(tmp_path: Path):
+    """``make(name, lr="3e-3")``: a one-epoch softmax classifier of the digits
+    written to ``tmp_path / name`` (the small run the run-directory tests share)."""
+
+    def make(name: str = "mlp.nn", lr: str = "3e-3") -> Path:
+        path = tmp_path / name
+        path.write_text(TINY_MLP.format(lr=lr))
+        return path
+
+    return make

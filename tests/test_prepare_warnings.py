@@ -9,28 +9,9 @@ import pytest
 
 pytestmark = pytest.mark.jax
 
-ZERO_LR = """\
-model mlp {
-    input pixels: [64]
-    dense(10, act=softmax)
-}
-
-train mlp {
-    data = digits(split=[0.7, 0.15, 0.15])
-    batch = 64
-    epochs = 1
-    loss = cross_entropy
-    optimizer = adam(lr=0)
-    seed = 0
-}
-"""
-
-
 @pytest.fixture
-def zero_lr(tmp_path: Path) -> Path:
-    path = tmp_path / "zero_lr.nn"
-    path.write_text(ZERO_LR)
-    return path
+def zero_lr(tiny_mlp) -> Path:
+    return tiny_mlp("zero_lr.nn", lr="0")
 
 
 def test_prepare_records_the_warnings_and_prints_nothing(zero_lr: Path, capsys) -> None:

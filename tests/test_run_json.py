@@ -10,28 +10,9 @@ import pytest
 
 pytestmark = pytest.mark.jax
 
-MLP = """\
-model mlp {
-    input pixels: [64]
-    dense(10, act=softmax)
-}
-
-train mlp {
-    data = digits(split=[0.7, 0.15, 0.15])
-    batch = 64
-    epochs = 1
-    loss = cross_entropy
-    optimizer = adam(lr=3e-3)
-    seed = 0
-}
-"""
-
-
 @pytest.fixture
-def mlp_file(tmp_path: Path) -> Path:
-    path = tmp_path / "mlp.nn"
-    path.write_text(MLP)
-    return path
+def mlp_file(tiny_mlp) -> Path:
+    return tiny_mlp("mlp.nn", lr="3e-3")
 
 
 @pytest.mark.parametrize(("text", "why"), [
