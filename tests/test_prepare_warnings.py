@@ -9,6 +9,7 @@ import pytest
 
 pytestmark = pytest.mark.jax
 
+
 @pytest.fixture
 def zero_lr(tiny_mlp) -> Path:
     return tiny_mlp("zero_lr.nn", lr="0")

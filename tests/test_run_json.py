@@ -10,6 +10,7 @@ import pytest
 
 pytestmark = pytest.mark.jax
 
+
 @pytest.fixture
 def mlp_file(tiny_mlp) -> Path:
     return tiny_mlp("mlp.nn", lr="3e-3")
