@@ -238,16 +238,17 @@ def interleave(trainers: dict, startups: dict, base: str, k: int, epoch_s: float
                     log(f"  {peer}: warm-up {last / k / epoch_s:.0f}x {base}'s epoch, "
                         f"then {again / epoch_s:.1f}x: timed in full")  # fmt: skip
         log(f"  round {r + 1}/{WARMUP_ROUNDS + rounds} done")
+    notes = dict(slow)
     for peer, seconds in compiled.items():
         if seconds > 0.01:  # a timed round must not compile: say so where one did
             note = f"compiled {seconds:.2f} s during the rounds"
-            slow[peer] = "; ".join(filter(None, (slow.get(peer), note)))
+            notes[peer] = "; ".join(filter(None, (slow.get(peer), note)))
             log(f"  {peer}: {note}")
     samples = {
         p: [s for r, s in pairs if r >= WARMUP_ROUNDS] or [s for _, s in pairs]
         for p, pairs in timed.items()
     }
-    return samples, slow
+    return samples, notes
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -257,11 +257,11 @@ def _in_if_expr(b: _Bracket, c: _Comment, source: Source) -> tuple[str, int]:
     pos = (c.line, c.col)
     (then_start, then_end), (else_start, _) = b.items
     else_line = else_start[0]  # the line of the `else` keyword
-    brace = then_end  # where the then-branch's `}` is
+    brace = None  # where the then-branch's `}` is
     for n in range(then_end[0], else_start[0] + 1):
         code = source.line(n)[then_end[1] - 1:] if n == then_end[0] else source.line(n)
         code = code.split("#")[0]
-        if brace == then_end and "}" in code:
+        if brace is None and "}" in code:
             col = code.index("}") + (then_end[1] if n == then_end[0] else 1)
             brace = (n, col)
         if re.search(r"\belse\b", code):
@@ -269,7 +269,7 @@ def _in_if_expr(b: _Bracket, c: _Comment, source: Source) -> tuple[str, int]:
             break
     if pos < then_start:
         return ("before" if c.own_line else "open"), 0
-    if brace != then_end and brace < pos and c.line < else_line:
+    if brace is not None and brace < pos and c.line < else_line:
         return ("else_before" if c.own_line else "else_close"), 0
     if c.line < else_line:
         return ("close" if c.own_line else "after"), 0
